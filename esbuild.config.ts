@@ -1,0 +1,37 @@
+/**
+ * One build configuration for everything that ships. serverless-esbuild builds the Lambda
+ * bundles from `custom.esbuild` in serverless.yml; this script builds the long-running worker
+ * with those same options, so the two can never drift apart.
+ *
+ *   npm run build        -> dist/worker.js (run with `npm run worker:bundle`)
+ */
+import { readFileSync } from 'node:fs';
+import { build, type BuildOptions } from 'esbuild';
+import { parse } from 'yaml';
+
+interface ServerlessEsbuildOptions {
+  bundle: boolean;
+  minify: boolean;
+  sourcemap: boolean;
+  target: string;
+  platform: 'node';
+  format: 'cjs' | 'esm';
+  exclude?: string[];
+  keepOutputDirectory?: boolean;
+}
+
+export function sharedBuildOptions(serverlessYml = 'serverless.yml'): BuildOptions {
+  const manifest = parse(readFileSync(serverlessYml, 'utf8')) as { custom: { esbuild: ServerlessEsbuildOptions } };
+  const { bundle, minify, sourcemap, target, platform, format, exclude = [] } = manifest.custom.esbuild;
+  return { bundle, minify, sourcemap, target, platform, format, external: exclude, logLevel: 'info' };
+}
+
+export const workerBuild: BuildOptions = {
+  ...sharedBuildOptions(),
+  entryPoints: { worker: 'lib/worker/main.ts' },
+  outdir: 'dist',
+};
+
+if (require.main === module) {
+  build(workerBuild).catch(() => process.exit(1));
+}

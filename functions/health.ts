@@ -1,0 +1,8 @@
+import { httpHandler } from '../lib/http/http-handler';
+import { jsonReply } from '../lib/http/reply';
+import { createLogger } from '../lib/logger';
+
+const logger = createLogger('health');
+
+/** GET /health: the process is alive. Touches no dependency. */
+export const handler = httpHandler(logger, async () => jsonReply(200, { status: 'ok' }));

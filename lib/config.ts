@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+/**
+ * The only module that reads `process.env`. Each part of the system parses just the variables
+ * it needs, once, at start-up, and fails with a message naming the variable that is wrong.
+ */
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const csv = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+const connectionSchema = z.object({
+  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  MONGO_URL: z.string().startsWith('mongodb').default('mongodb://127.0.0.1:27017/gateway'),
+  /** Database name; when empty, the one in MONGO_URL's path, else `gateway`. */
+  MONGO_DB: z.string().default(''),
+  /** BullMQ key prefix: lets several gateways (or test runs) share one Redis. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('gateway'),
+  /** Attempts an event gets before it is dead-lettered; set on each job when it is queued. */
+  JOB_ATTEMPTS: int(5, 1),
+});
+
+const ingestSchema = z.object({
+  WEBHOOK_SECRETS: csv.refine((secrets) => secrets.length > 0, {
+    message: 'set at least one secret (comma-separated, several for rotation)',
+  }),
+  SIGNATURE_TOLERANCE_SECONDS: int(300, 1),
+  MAX_BODY_BYTES: int(256 * 1024, 1),
+  ENQUEUE_TIMEOUT_MS: int(1500, 50),
+});
+
+const workerSchema = z.object({
+  WORKER_CONCURRENCY: int(50, 1),
+  /** Jobs per second across this worker; 0 turns the limiter off. */
+  WORKER_RATE_LIMIT_PER_SECOND: int(0),
+  BACKOFF_BASE_MS: int(1000, 1),
+  BACKOFF_MAX_MS: int(60_000, 1),
+  BACKOFF_JITTER: z.coerce.number().min(0).max(1).default(0.5),
+  LEASE_MS: int(30_000, 1000),
+  DRAIN_TIMEOUT_MS: int(20_000, 0),
+  ROUTING_LATENCY_MS: int(2000),
+  ROUTING_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  ROUTING_TIMEOUT_MS: int(5000, 1),
+});
+
+export interface ConnectionConfig {
+  redisUrl: string;
+  mongoUrl: string;
+  mongoDb: string;
+  queuePrefix: string;
+  jobAttempts: number;
+}
+
+export interface IngestConfig {
+  secrets: string[];
+  toleranceSeconds: number;
+  maxBodyBytes: number;
+  enqueueTimeoutMs: number;
+}
+
+export interface WorkerConfig {
+  concurrency: number;
+  rateLimitPerSecond: number;
+  backoff: { baseMs: number; maxMs: number; jitter: number };
+  leaseMs: number;
+  drainTimeoutMs: number;
+  routing: { latencyMs: number; failureRate: number; timeoutMs: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** Where Redis and Mongo are. */
+export function connectionConfig(env: Env = process.env): ConnectionConfig {
+  const parsed = parse(connectionSchema, env);
+  const dbFromUrl = new URL(parsed.MONGO_URL.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1);
+  return {
+    redisUrl: parsed.REDIS_URL,
+    mongoUrl: parsed.MONGO_URL,
+    mongoDb: parsed.MONGO_DB || dbFromUrl || 'gateway',
+    queuePrefix: parsed.QUEUE_PREFIX,
+    jobAttempts: parsed.JOB_ATTEMPTS,
+  };
+}
+
+/** What the ingest edge needs: the signing secrets and the limits of the door. */
+export function ingestConfig(env: Env = process.env): IngestConfig {
+  const parsed = parse(ingestSchema, env);
+  return {
+    secrets: parsed.WEBHOOK_SECRETS,
+    toleranceSeconds: parsed.SIGNATURE_TOLERANCE_SECONDS,
+    maxBodyBytes: parsed.MAX_BODY_BYTES,
+    enqueueTimeoutMs: parsed.ENQUEUE_TIMEOUT_MS,
+  };
+}
+
+/** The worker's pace, retry policy and the routing service's behaviour. */
+export function workerConfig(env: Env = process.env): WorkerConfig {
+  const parsed = parse(workerSchema, env);
+  return {
+    concurrency: parsed.WORKER_CONCURRENCY,
+    rateLimitPerSecond: parsed.WORKER_RATE_LIMIT_PER_SECOND,
+    backoff: {
+      baseMs: parsed.BACKOFF_BASE_MS,
+      maxMs: parsed.BACKOFF_MAX_MS,
+      jitter: parsed.BACKOFF_JITTER,
+    },
+    leaseMs: parsed.LEASE_MS,
+    drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS,
+    routing: {
+      latencyMs: parsed.ROUTING_LATENCY_MS,
+      failureRate: parsed.ROUTING_FAILURE_RATE,
+      timeoutMs: parsed.ROUTING_TIMEOUT_MS,
+    },
+  };
+}

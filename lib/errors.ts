@@ -1,0 +1,115 @@
+/**
+ * Errors say what happened. Which HTTP status a reply gets is decided in one place
+ * (`lib/http/error-replies.ts`), and whether a failed job is retried or dead-lettered in
+ * another (`lib/worker/classify-failure.ts`), both from the class alone.
+ */
+export class GatewayError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GatewayError';
+  }
+}
+
+/** The environment is missing or has a bad value; the process cannot start. */
+export class ConfigError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Missing, malformed, wrong or stale signature. Deliberately says no more than that. */
+export class SignatureError extends GatewayError {
+  constructor(options?: { cause?: unknown }) {
+    super('missing, invalid or expired signature', options);
+    this.name = 'SignatureError';
+  }
+}
+
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** The body parsed as JSON but is not a valid event. */
+export class ValidationError extends GatewayError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[], options?: { cause?: unknown }) {
+    super('the event does not match the schema', options);
+    this.name = 'ValidationError';
+    this.issues = issues;
+  }
+}
+
+/** The body is not JSON at all. */
+export class MalformedBodyError extends GatewayError {
+  constructor(message = 'the body is not valid JSON', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MalformedBodyError';
+  }
+}
+
+export class UnsupportedMediaTypeError extends GatewayError {
+  constructor(options?: { cause?: unknown }) {
+    super('content-type must be application/json', options);
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+export class PayloadTooLargeError extends GatewayError {
+  readonly limitBytes: number;
+  constructor(limitBytes: number, options?: { cause?: unknown }) {
+    super(`the body is larger than ${limitBytes} bytes`, options);
+    this.name = 'PayloadTooLargeError';
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** Redis did not take the job in time: nothing was acknowledged, the producer should retry. */
+export class QueueUnavailableError extends GatewayError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds = 5, options?: { cause?: unknown }) {
+    super('the event queue is unavailable, retry later', options);
+    this.name = 'QueueUnavailableError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export class EventNotFoundError extends GatewayError {
+  constructor(eventId: string, options?: { cause?: unknown }) {
+    super(`no event with id ${JSON.stringify(eventId)}`, options);
+    this.name = 'EventNotFoundError';
+  }
+}
+
+/** The routing service failed in a way that may pass (timeout, 5xx, simulated failure). */
+export class TransientRoutingError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientRoutingError';
+  }
+}
+
+/** The idempotency key was seen before with a different payload: never processed twice. */
+export class PayloadConflictError extends GatewayError {
+  constructor(idempotencyKey: string, options?: { cause?: unknown }) {
+    super(`idempotency key ${JSON.stringify(idempotencyKey)} was already used with a different payload`, options);
+    this.name = 'PayloadConflictError';
+  }
+}
+
+/** Another live worker holds the event's lease; try again after it expires or completes. */
+export class LeaseHeldError extends GatewayError {
+  constructor(idempotencyKey: string, options?: { cause?: unknown }) {
+    super(`event ${JSON.stringify(idempotencyKey)} is being processed by another worker`, options);
+    this.name = 'LeaseHeldError';
+  }
+}
+
+/** The job's data is not an event this worker understands (schema drift): retrying won't help. */
+export class JobSchemaError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'JobSchemaError';
+  }
+}

@@ -1,0 +1,199 @@
+import type { Collection, Db } from 'mongodb';
+import type { QueuedEvent } from '../events/schema';
+import { EventStatus } from '../events/status';
+import type { RoutingDecision } from '../routing/types';
+import { Collections, isDuplicateKeyError } from '../store/mongo';
+
+/** Attempts remembered per event; older ones are dropped. */
+export const ATTEMPT_HISTORY_LIMIT = 50;
+
+export interface AttemptRecord {
+  attempt: number;
+  at: Date;
+  error: string;
+  message: string;
+}
+
+/** One row per idempotency key: the proof that an event's effects happened once. */
+export interface LedgerEntry {
+  _id: string;
+  eventId: string;
+  source: string;
+  eventType: string;
+  payloadHash: string;
+  correlationId: string;
+  status: EventStatus;
+  attempts: number;
+  /** Absent until the first failure on some Mongo-wire servers. */
+  attemptHistory?: AttemptRecord[];
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  receivedAt: Date;
+  firstSeenAt: Date;
+  updatedAt: Date;
+  nextAttemptAt?: Date | null;
+  routedAt?: Date;
+  routing?: RoutingDecision;
+  deadLetteredAt?: Date;
+  replayCount?: number;
+}
+
+/** Why a claim did not give this worker the event. */
+export type ClaimResult =
+  | { kind: 'claimed'; entry: LedgerEntry }
+  | { kind: 'done'; entry: LedgerEntry }
+  | { kind: 'dead-lettered'; entry: LedgerEntry }
+  | { kind: 'busy'; entry: LedgerEntry }
+  | { kind: 'conflict'; entry: LedgerEntry };
+
+export interface ClaimRequest {
+  item: QueuedEvent;
+  payloadHash: string;
+  owner: string;
+  leaseMs: number;
+}
+
+/** One failed attempt: which attempt it was, the error class and its message. */
+export interface FailureRecord {
+  attempt: number;
+  error: string;
+  message: string;
+}
+
+/** Port: the idempotency ledger. */
+export interface Ledger {
+  claimEvent(request: ClaimRequest): Promise<ClaimResult>;
+  markRouted(key: string, owner: string, routing: RoutingDecision): Promise<boolean>;
+  markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void>;
+  markDeadLettered(key: string, failure: FailureRecord | null): Promise<void>;
+  markQueuedForReplay(key: string): Promise<void>;
+  findByEventId(eventId: string): Promise<LedgerEntry | null>;
+  findByKey(key: string): Promise<LedgerEntry | null>;
+}
+
+/** The MongoDB adapter of {@link Ledger}. */
+export class MongoLedger implements Ledger {
+  readonly #ledger: Collection<LedgerEntry>;
+
+  constructor(db: Db) {
+    this.#ledger = db.collection<LedgerEntry>(Collections.ledger);
+  }
+
+  /**
+   * Takes the event for this worker, atomically: inserts the entry the first time, or takes
+   * it over when it is waiting for a retry or its holder's lease has expired. Everything
+   * else (routed, dead-lettered, held by a live lease, same key with another payload) is
+   * reported, never treated as a failure.
+   */
+  async claimEvent({ item, payloadHash, owner, leaseMs }: ClaimRequest): Promise<ClaimResult> {
+    const now = new Date();
+    const key = item.event.idempotencyKey;
+    try {
+      const entry = await this.#ledger.findOneAndUpdate(
+        {
+          _id: key,
+          payloadHash,
+          $or: [
+            { status: { $in: [EventStatus.QUEUED, EventStatus.FAILED] } },
+            { status: EventStatus.ROUTING_PENDING, leaseUntil: { $lt: now } },
+          ],
+        },
+        {
+          $set: {
+            status: EventStatus.ROUTING_PENDING,
+            leaseOwner: owner,
+            leaseUntil: new Date(now.getTime() + leaseMs),
+            nextAttemptAt: null,
+            updatedAt: now,
+          },
+          $inc: { attempts: 1 },
+          $setOnInsert: {
+            eventId: item.event.eventId,
+            source: item.event.source,
+            eventType: item.event.eventType,
+            correlationId: item.correlationId,
+            receivedAt: new Date(item.receivedAt),
+            firstSeenAt: now,
+            attemptHistory: [],
+          },
+        },
+        { upsert: true, returnDocument: 'after' },
+      );
+      if (entry) return { kind: 'claimed', entry };
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+    }
+    // The key exists and was not claimable: say why.
+    const entry = await this.#ledger.findOne({ _id: key });
+    if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
+    if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
+    if (entry.status === EventStatus.ROUTED) return { kind: 'done', entry };
+    if (entry.status === EventStatus.DEAD_LETTERED) return { kind: 'dead-lettered', entry };
+    return { kind: 'busy', entry };
+  }
+
+  /** Completes the event; only the lease holder can. Returns false when the lease was lost. */
+  async markRouted(key: string, owner: string, routing: RoutingDecision): Promise<boolean> {
+    const now = new Date();
+    const result = await this.#ledger.updateOne(
+      { _id: key, leaseOwner: owner, status: EventStatus.ROUTING_PENDING },
+      {
+        $set: { status: EventStatus.ROUTED, routing, routedAt: now, updatedAt: now, leaseOwner: null, leaseUntil: null },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  /** Records a failed attempt and releases the lease so the retry can claim it. */
+  async markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void> {
+    const now = new Date();
+    await this.#ledger.updateOne(
+      { _id: key, leaseOwner: owner },
+      {
+        $set: { status: EventStatus.FAILED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: now },
+        $push: {
+          attemptHistory: {
+            $each: [{ ...failure, at: now }],
+            $slice: -ATTEMPT_HISTORY_LIMIT,
+          },
+        },
+      },
+    );
+  }
+
+  async markDeadLettered(key: string, failure: FailureRecord | null): Promise<void> {
+    const now = new Date();
+    await this.#ledger.updateOne(
+      { _id: key },
+      {
+        $set: { status: EventStatus.DEAD_LETTERED, leaseOwner: null, leaseUntil: null, deadLetteredAt: now, updatedAt: now },
+        ...(failure
+          ? {
+              $push: {
+                attemptHistory: {
+                  $each: [{ ...failure, at: now }],
+                  $slice: -ATTEMPT_HISTORY_LIMIT,
+                },
+              },
+            }
+          : {}),
+      },
+    );
+  }
+
+  /** Makes a dead-lettered event claimable again, with a fresh attempt budget. */
+  async markQueuedForReplay(key: string): Promise<void> {
+    await this.#ledger.updateOne(
+      { _id: key, status: EventStatus.DEAD_LETTERED },
+      { $set: { status: EventStatus.QUEUED, attempts: 0, updatedAt: new Date() }, $inc: { replayCount: 1 } },
+    );
+  }
+
+  async findByEventId(eventId: string): Promise<LedgerEntry | null> {
+    return this.#ledger.findOne({ eventId }, { sort: { updatedAt: -1 } });
+  }
+
+  async findByKey(key: string): Promise<LedgerEntry | null> {
+    return this.#ledger.findOne({ _id: key });
+  }
+}

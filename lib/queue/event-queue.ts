@@ -1,0 +1,70 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { QueuedEvent } from '../events/schema';
+import { EVENTS_QUEUE, jobIdFor } from './names';
+
+/** The result of putting an event on the queue. */
+export interface EnqueueResult {
+  jobId: string;
+}
+
+/** Port: where accepted events are durably queued. */
+export interface EventQueue {
+  /** Adds the event under the job id of its idempotency key, or under `jobId` when given (replays). */
+  enqueue(item: QueuedEvent, jobId?: string): Promise<EnqueueResult>;
+  /** The job id of an accepted event that no worker has recorded yet, if any. */
+  findQueuedJobId(eventId: string): Promise<string | null>;
+}
+
+export interface BullEventQueueOptions {
+  connection: Redis;
+  prefix: string;
+  /** Attempts before an event is dead-lettered. */
+  attempts: number;
+}
+
+/** Completed jobs are kept a day so a duplicate posted within it is recognised and suppressed. */
+export const KEEP_COMPLETED = { age: 24 * 3600, count: 100_000 } as const;
+
+/** How long the eventId index outlives the job: as long as failed jobs are kept. */
+const INDEX_TTL_SECONDS = 7 * 24 * 3600;
+
+/** The BullMQ adapter of {@link EventQueue}. */
+export class BullEventQueue implements EventQueue {
+  readonly queue: Queue<QueuedEvent>;
+  readonly #jobOptions: JobsOptions;
+  readonly #redis: Redis;
+  readonly #indexPrefix: string;
+
+  constructor(options: BullEventQueueOptions) {
+    this.#redis = options.connection;
+    this.#indexPrefix = `${options.prefix}:event-index:`;
+    this.queue = new Queue<QueuedEvent>(EVENTS_QUEUE, { connection: options.connection, prefix: options.prefix });
+    this.#jobOptions = {
+      attempts: options.attempts,
+      // Delays come from the worker's capped, jittered strategy (lib/worker/backoff.ts).
+      backoff: { type: 'capped-exponential' },
+      removeOnComplete: KEEP_COMPLETED,
+      // A failed job is already dead-lettered (Redis DLQ + Mongo) before it leaves the processor.
+      removeOnFail: { age: 7 * 24 * 3600 },
+    };
+  }
+
+  async enqueue(item: QueuedEvent, jobId = jobIdFor(item.event.idempotencyKey)): Promise<EnqueueResult> {
+    // The index lets the status endpoint find an event before any worker has touched it;
+    // both writes go out together, so it costs no extra round trip.
+    await Promise.all([
+      this.queue.add(item.event.eventType, item, { ...this.#jobOptions, jobId }),
+      this.#redis.set(this.#indexPrefix + item.event.eventId, jobId, 'EX', INDEX_TTL_SECONDS),
+    ]);
+    return { jobId };
+  }
+
+  async findQueuedJobId(eventId: string): Promise<string | null> {
+    return this.#redis.get(this.#indexPrefix + eventId);
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,14 @@
+import { createHash } from 'node:crypto';
+
+/** The queue every accepted event goes to. */
+export const EVENTS_QUEUE = 'events';
+/** Where events go when they will not be retried again, until an operator replays them. */
+export const DEAD_LETTER_QUEUE = 'events-dlq';
+
+/**
+ * The BullMQ job id for an idempotency key. BullMQ ignores an add whose id is already held,
+ * which suppresses duplicate storms; ids may not be integers or contain ':', so the key is hashed.
+ */
+export function jobIdFor(idempotencyKey: string): string {
+  return `evt-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 40)}`;
+}

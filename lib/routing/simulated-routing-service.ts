@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransientRoutingError } from '../errors';
+import type { RoutingDecision, RoutingRequest, RoutingService } from './types';
+
+export interface SimulatedRoutingOptions {
+  /** How long a call takes; about 2 s in the product. */
+  latencyMs: number;
+  /** Share of calls, 0..1, that fail with a transient error after the latency. */
+  failureRate: number;
+  /** A call slower than this is abandoned as a transient failure. */
+  timeoutMs: number;
+  /** Injectable randomness for unit tests. */
+  random?: () => number;
+}
+
+const HUBS = ['AMS-1', 'FRA-2', 'LHR-3', 'MAD-4', 'WAW-5'] as const;
+const FINAL_STATUSES = new Set(['DELIVERED', 'RETURNED', 'CANCELLED']);
+
+/**
+ * Stands in for the external routing service: the same latency and failure behaviour, and a
+ * deterministic decision from the event and the shipment's current state.
+ */
+export class SimulatedRoutingService implements RoutingService {
+  readonly #options: Required<SimulatedRoutingOptions>;
+
+  constructor(options: SimulatedRoutingOptions) {
+    this.#options = { random: Math.random, ...options };
+  }
+
+  async route(request: RoutingRequest): Promise<RoutingDecision> {
+    const { latencyMs, failureRate, timeoutMs, random } = this.#options;
+    if (latencyMs > timeoutMs) {
+      await sleep(timeoutMs);
+      throw new TransientRoutingError(`routing service timed out after ${timeoutMs} ms`);
+    }
+    await sleep(latencyMs);
+    if (failureRate > 0 && random() < failureRate) {
+      throw new TransientRoutingError('routing service answered 503');
+    }
+    return decideRoute(request);
+  }
+}
+
+/** The routing rule itself, pure: a hub by shipment, a lane by service level and state. */
+export function decideRoute({ event, shipment }: RoutingRequest, now = new Date()): RoutingDecision {
+  const digest = createHash('sha256').update(event.payload.shipmentId).digest();
+  const hub = HUBS[digest[0]! % HUBS.length]!;
+  const decidedAt = now.toISOString();
+  if (shipment && FINAL_STATUSES.has(shipment.status.toUpperCase())) {
+    return { hub, lane: 'hold', reason: `shipment already ${shipment.status}`, decidedAt };
+  }
+  const serviceLevel = String(event.payload['serviceLevel'] ?? '').toLowerCase();
+  if (serviceLevel === 'express' || serviceLevel === 'priority') {
+    return { hub, lane: 'express', reason: `service level ${serviceLevel}`, decidedAt };
+  }
+  return { hub, lane: 'standard', reason: shipment ? `known shipment at ${shipment.status}` : 'new shipment', decidedAt };
+}

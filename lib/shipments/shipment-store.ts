@@ -1,0 +1,91 @@
+import type { Collection, Db } from 'mongodb';
+import type { ShipmentEvent } from '../events/schema';
+import type { RoutingDecision } from '../routing/types';
+import { Collections, isDuplicateKeyError } from '../store/mongo';
+
+/** How many applied events a shipment remembers. */
+export const SHIPMENT_HISTORY_LIMIT = 50;
+
+export interface AppliedEvent {
+  eventId: string;
+  eventType: string;
+  status: string;
+  occurredAt: Date;
+  appliedAt: Date;
+}
+
+export interface ShipmentState {
+  _id: string;
+  orderId?: string;
+  status: string;
+  lastEventId: string;
+  lastEventAt: Date;
+  route?: RoutingDecision;
+  history: AppliedEvent[];
+  updatedAt: Date;
+}
+
+/** What applying an event did to the shipment. */
+export type ApplyOutcome = 'applied' | 'stale' | 'already-applied';
+
+/** Port: shipment and order state. */
+export interface ShipmentStore {
+  getShipment(shipmentId: string): Promise<ShipmentState | null>;
+  applyEvent(event: ShipmentEvent, route: RoutingDecision): Promise<ApplyOutcome>;
+}
+
+/** The MongoDB adapter of {@link ShipmentStore}. */
+export class MongoShipmentStore implements ShipmentStore {
+  readonly #shipments: Collection<ShipmentState>;
+
+  constructor(db: Db) {
+    this.#shipments = db.collection<ShipmentState>(Collections.shipments);
+  }
+
+  async getShipment(shipmentId: string): Promise<ShipmentState | null> {
+    return this.#shipments.findOne({ _id: shipmentId });
+  }
+
+  /**
+   * Writes the event's status only if it is newer than what the shipment shows and was not
+   * applied before, in one atomic update: a replayed, duplicated or late older event can
+   * never regress the shipment or be applied twice.
+   */
+  async applyEvent(event: ShipmentEvent, route: RoutingDecision): Promise<ApplyOutcome> {
+    const occurredAt = new Date(event.occurredAt);
+    const now = new Date();
+    const { shipmentId, orderId, status } = event.payload;
+    try {
+      await this.#shipments.updateOne(
+        {
+          _id: shipmentId,
+          'history.eventId': { $ne: event.eventId },
+          $or: [{ lastEventAt: { $lt: occurredAt } }, { lastEventAt: { $exists: false } }],
+        },
+        {
+          $set: {
+            status,
+            lastEventId: event.eventId,
+            lastEventAt: occurredAt,
+            route,
+            updatedAt: now,
+            ...(orderId === undefined ? {} : { orderId }),
+          },
+          $push: {
+            history: {
+              $each: [{ eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now }],
+              $slice: -SHIPMENT_HISTORY_LIMIT,
+            },
+          },
+        },
+        { upsert: true },
+      );
+      return 'applied';
+    } catch (error) {
+      // The shipment exists but the guard did not match: the event is old or already applied.
+      if (!isDuplicateKeyError(error)) throw error;
+      const current = await this.#shipments.findOne({ _id: shipmentId, 'history.eventId': event.eventId });
+      return current ? 'already-applied' : 'stale';
+    }
+  }
+}

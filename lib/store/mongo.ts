@@ -1,0 +1,40 @@
+import { MongoClient, MongoServerError, type Db } from 'mongodb';
+
+/** Collection names, in one place. */
+export const Collections = {
+  ledger: 'ledger',
+  shipments: 'shipments',
+  deadLetters: 'dead_letters',
+} as const;
+
+/**
+ * Connects to MongoDB (or a Mongo-wire server such as FerretDB) with short timeouts, so a
+ * dependency outage surfaces as an error the caller can classify instead of a hang.
+ */
+export async function connectMongo(url: string): Promise<MongoClient> {
+  const client = new MongoClient(url, {
+    serverSelectionTimeoutMS: 3000,
+    connectTimeoutMS: 3000,
+    maxPoolSize: 50,
+  });
+  await client.connect();
+  return client;
+}
+
+/**
+ * Creates the indexes the gateway relies on. Idempotent; safe to call from every process
+ * at start-up. The ledger and dead-letter keys are `_id`, unique by construction.
+ */
+export async function ensureIndexes(db: Db): Promise<void> {
+  await Promise.all([
+    db.collection(Collections.ledger).createIndex({ eventId: 1 }, { name: 'eventId' }),
+    db.collection(Collections.ledger).createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updatedAt' }),
+    db.collection(Collections.deadLetters).createIndex({ status: 1, lastFailedAt: 1 }, { name: 'status_lastFailedAt' }),
+    db.collection(Collections.deadLetters).createIndex({ eventId: 1 }, { name: 'eventId' }),
+  ]);
+}
+
+/** Mongo's duplicate-key error: a concurrent writer got there first, not a failure. */
+export function isDuplicateKeyError(error: unknown): boolean {
+  return error instanceof MongoServerError && error.code === 11000;
+}

@@ -1,0 +1,77 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import type { WorkerConfig } from '../config';
+import { DeadLetterStore } from '../dead-letters/dead-letter-store';
+import type { QueuedEvent } from '../events/schema';
+import { MongoLedger } from '../ledger/ledger';
+import { EVENTS_QUEUE } from '../queue/names';
+import { SimulatedRoutingService } from '../routing/simulated-routing-service';
+import { MongoShipmentStore } from '../shipments/shipment-store';
+import { BACKOFF_STRATEGY, backoffDelay } from './backoff';
+import { createEventProcessor, RetryScheduledError, type ProcessOutcome } from './process-event';
+
+export interface EventWorkerOptions {
+  config: WorkerConfig;
+  redis: Redis;
+  db: Db;
+  prefix: string;
+  logger: Logger;
+  workerId: string;
+}
+
+export interface EventWorker {
+  worker: Worker<QueuedEvent, ProcessOutcome>;
+  deadLetters: DeadLetterStore;
+  /** Stops taking jobs, waits for the ones in flight, closes the queues. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the BullMQ worker over the events queue with the configured concurrency, rate limit
+ * and retry policy. The job lock and the ledger lease have the same length, so a crashed
+ * worker's jobs come back (stalled-job check) about when its ledger claims expire.
+ */
+export function startEventWorker(options: EventWorkerOptions): EventWorker {
+  const { config, redis, db, prefix, logger } = options;
+  const deadLetters = new DeadLetterStore(db, redis, prefix);
+  const processor = createEventProcessor({
+    ledger: new MongoLedger(db),
+    shipments: new MongoShipmentStore(db),
+    routing: new SimulatedRoutingService(config.routing),
+    deadLetters,
+    logger,
+    workerId: options.workerId,
+    leaseMs: config.leaseMs,
+    backoff: config.backoff,
+  });
+  const worker = new Worker<QueuedEvent, ProcessOutcome>(EVENTS_QUEUE, processor, {
+    connection: redis,
+    prefix,
+    concurrency: config.concurrency,
+    lockDuration: config.leaseMs,
+    ...(config.rateLimitPerSecond > 0 ? { limiter: { max: config.rateLimitPerSecond, duration: 1000 } } : {}),
+    settings: {
+      backoffStrategy: (attemptsMade: number, type?: string, error?: Error) => {
+        if (error instanceof RetryScheduledError) return error.retryDelayMs;
+        if (type !== BACKOFF_STRATEGY) return 0;
+        return backoffDelay(attemptsMade, config.backoff);
+      },
+    },
+  });
+  worker.on('error', (error) => logger.error('worker error', { error: error.message }));
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    deadLetters,
+    close() {
+      closing ??= (async () => {
+        await worker.close();
+        await deadLetters.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectionConfig, workerConfig } from '../config';
+import { createLogger } from '../logger';
+import { createRedis } from '../queue/redis';
+import { connectMongo, ensureIndexes } from '../store/mongo';
+import { startEventWorker } from './event-worker';
+
+/**
+ * The long-running worker process: `npm run worker` in development, `dist/worker.js` in
+ * production. SIGTERM or SIGINT drains it (no new jobs, in-flight ones finish within
+ * DRAIN_TIMEOUT_MS, then Redis and Mongo close and it exits 0); a second signal exits at once.
+ */
+async function main(): Promise<void> {
+  const logger = createLogger('event-worker');
+  const connection = connectionConfig();
+  const config = workerConfig();
+  const redis = createRedis(connection.redisUrl, 'worker');
+  const mongo = await connectMongo(connection.mongoUrl);
+  const db = mongo.db(connection.mongoDb);
+  await ensureIndexes(db);
+  const workerId = `${hostname()}-${process.pid}`;
+  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId });
+  await eventWorker.worker.waitUntilReady();
+  logger.info('worker started', {
+    workerId,
+    concurrency: config.concurrency,
+    rateLimitPerSecond: config.rateLimitPerSecond,
+    routingLatencyMs: config.routing.latencyMs,
+    routingFailureRate: config.routing.failureRate,
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn('second signal; exiting now', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('draining', { signal, drainTimeoutMs: config.drainTimeoutMs });
+    const drained = await Promise.race([
+      eventWorker.close().then(() => true),
+      sleep(config.drainTimeoutMs).then(() => false),
+    ]);
+    if (!drained) {
+      // Jobs still in flight keep their lock until it expires; BullMQ's stalled check hands them to another worker.
+      logger.warn('drain time exceeded; in-flight jobs will be picked up by another worker');
+    }
+    await Promise.allSettled([redis.quit(), mongo.close()]);
+    logger.info('worker stopped', { drained });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(JSON.stringify({ level: 'ERROR', message: 'worker failed to start', error: String(error) }));
+  process.exit(1);
+});

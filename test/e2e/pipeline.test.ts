@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleEvent } from '../../scripts/sample-event';
+import { runCommand, type RunningProcess } from '../support/processes';
+import { getStatus, isolatedEnv, postEvent, startOffline, startWorker, waitForState } from '../support/stack';
+
+/**
+ * The whole pipeline with real processes: `serverless offline` (the emulated API Gateway and
+ * Lambda), the worker process, the real Redis and the real Mongo-wire server.
+ */
+describe('the pipeline, end to end', () => {
+  const env = isolatedEnv('pipeline', {
+    ROUTING_LATENCY_MS: '100',
+    JOB_ATTEMPTS: '3',
+    BACKOFF_BASE_MS: '100',
+    BACKOFF_MAX_MS: '400',
+  });
+  let offline: RunningProcess;
+  let baseUrl: string;
+  let worker: RunningProcess | undefined;
+
+  beforeAll(async () => {
+    ({ process: offline, baseUrl } = await startOffline(env));
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await offline?.stop();
+  });
+
+  it('routes signed events posted to the emulated API Gateway and shows them ROUTED', async () => {
+    worker = await startWorker(env);
+    const posted = await Promise.all(Array.from({ length: 20 }, () => postEvent(baseUrl)));
+    for (const { response, json, event } of posted) {
+      expect(response.status).toBe(202);
+      expect(json).toMatchObject({ accepted: true, eventId: event.eventId, idempotencyKey: `dhl:${event.eventId}` });
+      expect(response.headers.get('x-correlation-id')).toBe(json.correlationId);
+    }
+    for (const { event } of posted) {
+      const view = await waitForState(baseUrl, event.eventId, 'ROUTED');
+      expect(view).toMatchObject({ attempts: 1, source: 'dhl', routing: { lane: 'standard' } });
+      expect(typeof (view.routing as { hub: string }).hub).toBe('string');
+    }
+    await worker.stop();
+    worker = undefined;
+  });
+
+  it('shows an accepted event as QUEUED while no worker runs, and 404 for an unknown id', async () => {
+    const { response, event } = await postEvent(baseUrl);
+    expect(response.status).toBe(202);
+    expect((await getStatus(baseUrl, event.eventId)).json).toMatchObject({ status: 'QUEUED', attempts: 0 });
+    expect((await getStatus(baseUrl, 'no-such-event')).status).toBe(404);
+    // Left queued on purpose: the next test's worker routes it along the way.
+  });
+
+  it('dead-letters an event the routing service always fails, then routes it after a replay', async () => {
+    worker = await startWorker({ ...env, ROUTING_FAILURE_RATE: '1' });
+    const { response, event } = await postEvent(baseUrl, sampleEvent({ source: 'fedex' }));
+    expect(response.status).toBe(202);
+    const dead = await waitForState(baseUrl, event.eventId, 'DEAD_LETTERED');
+    expect(dead.attempts).toBe(3);
+    expect(dead.attemptHistory).toHaveLength(3);
+    expect((dead.attemptHistory as Array<{ error: string }>).every((a) => a.error === 'TransientRoutingError')).toBe(true);
+    await worker.stop();
+
+    // The cause is fixed: a healthy worker, then the operator's replay.
+    worker = await startWorker(env);
+    const dry = await runCommand('npx', ['serverless', 'invoke', 'local', '-f', 'replay', '--data', '{"limit":10,"dryRun":true}'], env);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(event.eventId);
+    expect(dry.stdout).toContain('"dryRun": true');
+    expect((await getStatus(baseUrl, event.eventId)).json.status).toBe('DEAD_LETTERED');
+
+    const replay = await runCommand('npx', ['serverless', 'invoke', 'local', '-f', 'replay', '--data', '{"limit":10}'], env);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toContain(event.eventId);
+    const routed = await waitForState(baseUrl, event.eventId, 'ROUTED');
+    expect(routed).toMatchObject({ replayCount: 1, status: 'ROUTED' });
+  });
+});

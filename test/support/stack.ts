@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { freePort } from '../../scripts/local-services';
+import { sampleEvent, signedHeaders } from '../../scripts/sample-event';
+import type { ShipmentEventInput } from '../../lib/events/schema';
+import { runScript, waitFor, type RunningProcess } from './processes';
+
+export const TEST_SECRET = 'test-secret-current';
+
+/**
+ * The environment of one isolated gateway: the run's real Redis and Mongo-wire server, with a
+ * queue prefix and database of its own, so tests never see each other's events.
+ */
+export function isolatedEnv(name: string, extra: Record<string, string> = {}): Record<string, string> {
+  const id = `${name}-${randomUUID().slice(0, 8)}`.replace(/[^A-Za-z0-9_-]/g, '_');
+  return {
+    REDIS_URL: inject('redisUrl'),
+    MONGO_URL: inject('mongoUrl'),
+    MONGO_DB: `test_${id.replace(/-/g, '_')}`,
+    QUEUE_PREFIX: `t_${id}`,
+    WEBHOOK_SECRETS: TEST_SECRET,
+    POWERTOOLS_LOG_LEVEL: 'WARN',
+    ...extra,
+  };
+}
+
+/** `serverless offline` as a user runs it (`npm run offline`), on free ports. */
+export async function startOffline(env: Record<string, string>): Promise<{ process: RunningProcess; baseUrl: string }> {
+  const httpPort = await freePort();
+  const lambdaPort = await freePort();
+  const process = runScript('offline', { ...env, HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) });
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  try {
+    await waitFor('serverless offline to answer /health', async () => {
+      if (process.child.exitCode !== null) throw new Error(`offline exited: ${process.output().slice(-2000)}`);
+      const response = await fetch(`${baseUrl}/health`);
+      return response.ok ? true : undefined;
+    }, 120_000, 500);
+  } catch (error) {
+    await process.stop('SIGKILL');
+    throw new Error(`${String(error)}\n--- offline output ---\n${process.output().slice(-3000)}`);
+  }
+  return { process, baseUrl };
+}
+
+/** The worker as a user runs it (`npm run worker`), waiting until it has connected. */
+export async function startWorker(env: Record<string, string>): Promise<RunningProcess> {
+  // INFO, so the start-up line this waits for is printed.
+  const worker = runScript('worker', { ...env, POWERTOOLS_LOG_LEVEL: 'INFO' });
+  await waitFor('the worker to start', async () => {
+    if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.output().slice(-2000)}`);
+    return worker.output().includes('worker started') ? true : undefined;
+  }, 60_000);
+  return worker;
+}
+
+/** POSTs a signed event the way a courier would. */
+export async function postEvent(baseUrl: string, event: ShipmentEventInput = sampleEvent(), secret = TEST_SECRET) {
+  const body = JSON.stringify(event);
+  const response = await fetch(`${baseUrl}/v1/events`, { method: 'POST', headers: signedHeaders(secret, body), body });
+  return { response, json: (await response.json()) as Record<string, unknown>, event };
+}
+
+export async function getStatus(baseUrl: string, eventId: string) {
+  const response = await fetch(`${baseUrl}/v1/events/${encodeURIComponent(eventId)}`);
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+/** Waits until the status endpoint shows the event in `state`, and returns that view. */
+export async function waitForState(baseUrl: string, eventId: string, state: string, timeoutMs = 60_000) {
+  return waitFor(`event ${eventId} to be ${state}`, async () => {
+    const { json } = await getStatus(baseUrl, eventId);
+    return json.status === state ? json : undefined;
+  }, timeoutMs);
+}
