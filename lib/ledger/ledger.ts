@@ -2,7 +2,7 @@ import type { Collection, Db } from 'mongodb';
 import type { QueuedEvent } from '../events/schema';
 import { EventStatus } from '../events/status';
 import type { RoutingDecision } from '../routing/types';
-import { Collections, isDuplicateKeyError } from '../store/mongo';
+import { Collections, isDuplicateKeyError, trimToNewest } from '../store/mongo';
 
 /** Attempts remembered per event; older ones are dropped. */
 export const ATTEMPT_HISTORY_LIMIT = 50;
@@ -159,6 +159,7 @@ export class MongoLedger implements Ledger {
         },
       },
     );
+    await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
   }
 
   async markDeadLettered(key: string, failure: FailureRecord | null): Promise<void> {
@@ -179,6 +180,7 @@ export class MongoLedger implements Ledger {
           : {}),
       },
     );
+    await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
   }
 
   /** Makes a dead-lettered event claimable again, with a fresh attempt budget. */

@@ -1,7 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { ShipmentEvent } from '../events/schema';
 import type { RoutingDecision } from '../routing/types';
-import { Collections, isDuplicateKeyError } from '../store/mongo';
+import { Collections, isDuplicateKeyError, trimToNewest } from '../store/mongo';
 
 /** How many applied events a shipment remembers. */
 export const SHIPMENT_HISTORY_LIMIT = 50;
@@ -80,6 +80,7 @@ export class MongoShipmentStore implements ShipmentStore {
         },
         { upsert: true },
       );
+      await trimToNewest(this.#shipments, { _id: shipmentId }, 'history', SHIPMENT_HISTORY_LIMIT);
       return 'applied';
     } catch (error) {
       // The shipment exists but the guard did not match: the event is old or already applied.

@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Db } from 'mongodb';
+import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type UpdateFilter } from 'mongodb';
 
 /** Collection names, in one place. */
 export const Collections = {
@@ -37,4 +37,23 @@ export async function ensureIndexes(db: Db): Promise<void> {
 /** Mongo's duplicate-key error: a concurrent writer got there first, not a failure. */
 export function isDuplicateKeyError(error: unknown): boolean {
   return error instanceof MongoServerError && error.code === 11000;
+}
+
+/**
+ * Keeps only the newest `limit` entries of an array field. On MongoDB the `$slice` of the
+ * `$push` that appended has already done this and the check finds nothing to do; FerretDB 1.24
+ * ignores `$slice`, so the oldest entries are popped here instead.
+ */
+export async function trimToNewest<T extends Document>(
+  collection: Collection<T>,
+  filter: Filter<T>,
+  field: string,
+  limit: number,
+): Promise<void> {
+  const doc = (await collection.findOne(filter, { projection: { [field]: 1 } })) as Record<string, unknown> | null;
+  const list = doc?.[field];
+  const excess = Array.isArray(list) ? list.length - limit : 0;
+  for (let i = 0; i < excess; i++) {
+    await collection.updateOne(filter, { $pop: { [field]: -1 } } as unknown as UpdateFilter<T>);
+  }
 }

@@ -1,0 +1,35 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../support/processes';
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+/** What `npx serverless package` produces for a deploy, checked without an AWS account. */
+describe('the deployable package', () => {
+  const out = mkdtempSync(join(tmpdir(), 'gateway-package-'));
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('packages offline into a CloudFormation template with every function and route', async () => {
+    const result = await runCommand('npx', ['serverless', 'package', '--package', out], {});
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, Resource>;
+    };
+    const resources = Object.values(template.Resources);
+    const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions.map((f) => f.Properties.FunctionName).sort()).toEqual(
+      ['health', 'ingest', 'ready', 'replay', 'status'].map((name) => `courier-event-gateway-dev-${name}`),
+    );
+    for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    const routes = resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
+    expect(routes.sort()).toEqual(['GET /health', 'GET /ready', 'GET /v1/events/{eventId}', 'POST /v1/events']);
+    for (const name of ['ingest', 'status', 'health', 'ready', 'replay']) {
+      expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { payloadHash } from '../../lib/events/payload-hash';
+import { parseShipmentEvent, type QueuedEvent, type ShipmentEventInput } from '../../lib/events/schema';
+import { MongoLedger } from '../../lib/ledger/ledger';
+import { sampleEvent } from '../../scripts/sample-event';
+import { freshDatabase } from '../support/mongo';
+
+function queued(input: ShipmentEventInput = sampleEvent()): QueuedEvent {
+  const parsed = parseShipmentEvent(input);
+  if (!parsed.ok) throw new Error('bad sample');
+  return { event: parsed.event, correlationId: 'c-1', receivedAt: new Date().toISOString() };
+}
+
+const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decidedAt: new Date().toISOString() };
+
+describe('the idempotency ledger (real Mongo-wire server)', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let ledger: MongoLedger;
+
+  beforeAll(async () => {
+    database = await freshDatabase('ledger');
+    ledger = new MongoLedger(database.db);
+  });
+  afterAll(async () => database.close());
+
+  it('gives an event to exactly one of many concurrent claimers', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => ledger.claimEvent({ item, payloadHash: hash, owner: `w${i}`, leaseMs: 30_000 })),
+    );
+    expect(results.filter((r) => r.kind === 'claimed')).toHaveLength(1);
+    expect(results.filter((r) => r.kind === 'busy')).toHaveLength(11);
+  });
+
+  it('lets another worker take over a claim whose lease has expired, and only the new holder complete it', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).kind).toBe('claimed');
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 })).kind).toBe('busy');
+    await sleep(1100);
+    const takeover = await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 });
+    expect(takeover).toMatchObject({ kind: 'claimed', entry: { attempts: 2, leaseOwner: 'survivor' } });
+    expect(await ledger.markRouted(key, 'crashed', routing)).toBe(false);
+    expect(await ledger.markRouted(key, 'survivor', routing)).toBe(true);
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
+  });
+
+  it('reports the same key with a different payload as a conflict, never as claimable', async () => {
+    const item = queued();
+    await ledger.claimEvent({ item, payloadHash: payloadHash(item.event), owner: 'w', leaseMs: 30_000 });
+    const altered = queued({ ...item.event, payload: { ...item.event.payload, status: 'DELIVERED' } });
+    const result = await ledger.claimEvent({ item: altered, payloadHash: payloadHash(altered.event), owner: 'w2', leaseMs: 30_000 });
+    expect(result.kind).toBe('conflict');
+  });
+
+  it('releases a failed attempt for the retry and records it in the attempt history', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
+    await ledger.markFailed(key, 'a', { attempt: 1, error: 'TransientRoutingError', message: '503' }, new Date(Date.now() + 1000));
+    const entry = await ledger.findByKey(key);
+    expect(entry).toMatchObject({ status: 'FAILED', leaseOwner: null, attemptHistory: [{ attempt: 1, error: 'TransientRoutingError' }] });
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('claimed');
+  });
+
+  it('keeps a dead-lettered event unclaimable until it is queued for a replay', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
+    await ledger.markDeadLettered(key, { attempt: 1, error: 'PayloadConflictError', message: 'x' });
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('dead-lettered');
+    await ledger.markQueuedForReplay(key);
+    expect((await ledger.findByEventId(item.event.eventId))?.status).toBe('QUEUED');
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).toMatchObject({ kind: 'claimed', entry: { attempts: 1, replayCount: 1 } });
+  });
+});

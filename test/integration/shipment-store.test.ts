@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseShipmentEvent, type ShipmentEvent } from '../../lib/events/schema';
+import { MongoShipmentStore, SHIPMENT_HISTORY_LIMIT } from '../../lib/shipments/shipment-store';
+import { freshDatabase } from '../support/mongo';
+
+const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decidedAt: new Date().toISOString() };
+
+function event(shipmentId: string, eventId: string, status: string, occurredAt: string): ShipmentEvent {
+  const parsed = parseShipmentEvent({ eventId, eventType: 'shipment.status_changed', occurredAt, source: 'dhl', payload: { shipmentId, status } });
+  if (!parsed.ok) throw new Error('bad event');
+  return parsed.event;
+}
+
+describe('shipment state (real Mongo-wire server)', () => {
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let store: MongoShipmentStore;
+
+  beforeAll(async () => {
+    database = await freshDatabase('shipments');
+    store = new MongoShipmentStore(database.db);
+  });
+  afterAll(async () => database.close());
+
+  it('never lets a late, older event regress the shipment', async () => {
+    expect(await store.applyEvent(event('S-1', 'e2', 'DELIVERED', '2026-11-24T12:00:00Z'), routing)).toBe('applied');
+    expect(await store.applyEvent(event('S-1', 'e1', 'IN_TRANSIT', '2026-11-24T10:00:00Z'), routing)).toBe('stale');
+    expect(await store.getShipment('S-1')).toMatchObject({ status: 'DELIVERED', lastEventId: 'e2', history: [{ eventId: 'e2' }] });
+  });
+
+  it('applies the same event once, however often it arrives', async () => {
+    const e = event('S-2', 'e1', 'PICKED_UP', '2026-11-24T10:00:00Z');
+    expect(await store.applyEvent(e, routing)).toBe('applied');
+    expect(await store.applyEvent(e, routing)).toBe('already-applied');
+    expect((await store.getShipment('S-2'))?.history).toHaveLength(1);
+  });
+
+  it('ends in the state of the newest event when events arrive out of order', async () => {
+    const times = ['10', '11', '12', '13'].map((h) => `2026-11-24T${h}:00:00Z`);
+    const statuses = ['PICKED_UP', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED'];
+    for (const i of [2, 0, 3, 1]) await store.applyEvent(event('S-3', `e${i}`, statuses[i]!, times[i]!), routing);
+    expect(await store.getShipment('S-3')).toMatchObject({ status: 'DELIVERED', lastEventId: 'e3' });
+  });
+
+  it('keeps a bounded history of applied events', async () => {
+    for (let i = 0; i < SHIPMENT_HISTORY_LIMIT + 5; i++) {
+      await store.applyEvent(event('S-4', `e${i}`, 'IN_TRANSIT', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()), routing);
+    }
+    const shipment = await store.getShipment('S-4');
+    expect(shipment?.history).toHaveLength(SHIPMENT_HISTORY_LIMIT);
+    expect(shipment?.history.at(-1)?.eventId).toBe(`e${SHIPMENT_HISTORY_LIMIT + 4}`);
+  });
+});

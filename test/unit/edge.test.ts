@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { connectionConfig, ingestConfig, workerConfig } from '../../lib/config';
+import {
+  ConfigError,
+  EventNotFoundError,
+  PayloadTooLargeError,
+  QueueUnavailableError,
+  SignatureError,
+  ValidationError,
+} from '../../lib/errors';
+import { replyForError } from '../../lib/http/error-replies';
+import { decideRoute } from '../../lib/routing/simulated-routing-service';
+import type { ShipmentEvent } from '../../lib/events/schema';
+
+describe('error replies', () => {
+  it('maps each error class to its status code, in one place', () => {
+    expect(replyForError(new ValidationError([{ path: 'eventId', message: 'Required' }])).statusCode).toBe(400);
+    expect(replyForError(new SignatureError()).statusCode).toBe(401);
+    expect(replyForError(new EventNotFoundError('x')).statusCode).toBe(404);
+    expect(replyForError(new PayloadTooLargeError(10)).statusCode).toBe(413);
+    expect(replyForError(new QueueUnavailableError(7)).statusCode).toBe(503);
+  });
+
+  it('lists field errors in a 400 and a Retry-After on a 503', () => {
+    const invalid = replyForError(new ValidationError([{ path: 'payload.status', message: 'Required' }]));
+    expect(JSON.parse(invalid.body)).toEqual({
+      error: { code: 'VALIDATION_FAILED', message: 'the event does not match the schema', details: [{ path: 'payload.status', message: 'Required' }] },
+    });
+    expect(replyForError(new QueueUnavailableError(7)).headers['retry-after']).toBe('7');
+  });
+
+  it('says nothing about internals in a 500', () => {
+    const reply = replyForError(new Error('connection string mongodb://user:pw@host'));
+    expect(reply.statusCode).toBe(500);
+    expect(reply.body).not.toContain('mongodb');
+  });
+});
+
+describe('configuration', () => {
+  it('fails at start-up naming the variable that is wrong', () => {
+    expect(() => ingestConfig({})).toThrow(ConfigError);
+    expect(() => ingestConfig({})).toThrow(/WEBHOOK_SECRETS/);
+    expect(() => workerConfig({ WORKER_CONCURRENCY: 'lots' })).toThrow(/WORKER_CONCURRENCY/);
+    expect(() => connectionConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
+  });
+
+  it('reads several comma-separated secrets for rotation', () => {
+    expect(ingestConfig({ WEBHOOK_SECRETS: ' new , old ,' }).secrets).toEqual(['new', 'old']);
+  });
+
+  it('takes the database name from MONGO_URL unless MONGO_DB is set', () => {
+    expect(connectionConfig({ MONGO_URL: 'mongodb://h:27017/couriers' }).mongoDb).toBe('couriers');
+    expect(connectionConfig({ MONGO_URL: 'mongodb://h:27017/couriers', MONGO_DB: 'other' }).mongoDb).toBe('other');
+    expect(connectionConfig({ MONGO_URL: 'mongodb://h:27017' }).mongoDb).toBe('gateway');
+  });
+});
+
+describe('the routing rule', () => {
+  const event = (payload: Record<string, unknown> = {}): ShipmentEvent => ({
+    eventId: 'e', eventType: 't', occurredAt: '2026-01-01T00:00:00Z', source: 's', idempotencyKey: 's:e',
+    payload: { shipmentId: 'S-1', status: 'IN_TRANSIT', ...payload },
+  });
+
+  it('holds events for a shipment that is already delivered', () => {
+    const shipment = { _id: 'S-1', status: 'DELIVERED', lastEventId: 'x', lastEventAt: new Date(), history: [], updatedAt: new Date() };
+    expect(decideRoute({ event: event(), shipment }).lane).toBe('hold');
+  });
+
+  it('sends express service levels down the express lane, always to the same hub per shipment', () => {
+    const a = decideRoute({ event: event({ serviceLevel: 'EXPRESS' }), shipment: null });
+    const b = decideRoute({ event: event(), shipment: null });
+    expect(a.lane).toBe('express');
+    expect(b.lane).toBe('standard');
+    expect(a.hub).toBe(b.hub);
+  });
+});
