@@ -1,31 +1,59 @@
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { ingestConfig } from '../lib/config';
-import { acceptEvent } from '../lib/ingest/accept-event';
 import { correlationIdOf } from '../lib/http/correlation';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
-import { verifySignedBody } from '../lib/http/verify-signed-body';
+import { verifySignedBody, withoutPrototypeKeys, type SignedRequestContext } from '../lib/http/verify-signed-body';
 import { sharedConfig, sharedRedis } from '../lib/infrastructure';
+import { acceptEvent } from '../lib/ingest/accept-event';
+import { BacklogGuard } from '../lib/ingest/backlog-guard';
 import { createLogger } from '../lib/logger';
 import { BullEventQueue } from '../lib/queue/event-queue';
 
 const logger = createLogger('ingest');
 const config = ingestConfig();
-let queue: BullEventQueue | undefined;
+let deps: { queue: BullEventQueue; backlog: BacklogGuard } | undefined;
 
-/** POST /v1/events: signed event in, 202 once it is durably queued. No Mongo, no waiting on work. */
-export const handler = httpHandler(logger, async (event) => {
-  queue ??= new BullEventQueue({
-    connection: sharedRedis('producer'),
-    prefix: sharedConfig().queuePrefix,
-    attempts: sharedConfig().jobAttempts,
-  });
+function dependencies() {
+  if (!deps) {
+    const queue = new BullEventQueue({
+      connection: sharedRedis('producer'),
+      prefix: sharedConfig().queuePrefix,
+      attempts: sharedConfig().jobAttempts,
+    });
+    const backlog = new BacklogGuard({
+      maxBacklog: config.maxBacklog,
+      cacheMs: config.backlogCacheMs,
+      retryAfterSeconds: config.backlogRetryAfterSeconds,
+      readBacklog: () => queue.backlog(),
+    });
+    deps = { queue, backlog };
+  }
+  return deps;
+}
+
+/**
+ * POST /v1/events and POST /v1/sources/{source}/events: a signed event in, 202 once it is
+ * durably queued. No Mongo, no waiting on processing.
+ */
+export const handler = httpHandler(logger, async (event, context) => {
+  const verified = (context as SignedRequestContext).verifiedRequest;
   const receipt = await acceptEvent(
-    { body: event.body, correlationId: correlationIdOf(event), receivedAt: new Date() },
-    { queue, enqueueTimeoutMs: config.enqueueTimeoutMs },
+    {
+      body: event.body,
+      correlationId: correlationIdOf(event),
+      receivedAt: new Date(),
+      routeSource: verified?.routeSource,
+      defaultIdempotencyKey: verified?.webhookId,
+    },
+    { ...dependencies(), enqueueTimeoutMs: config.enqueueTimeoutMs },
   );
-  logger.info('event accepted', { eventId: receipt.eventId, idempotencyKey: receipt.idempotencyKey });
+  logger.info(receipt.duplicate ? 'duplicate absorbed' : 'event accepted', {
+    eventId: receipt.eventId,
+    idempotencyKey: receipt.idempotencyKey,
+    scheme: verified?.scheme,
+  });
   return jsonReply(202, receipt);
 })
   .use(verifySignedBody(config))
-  .use(httpJsonBodyParser());
+  .use(httpJsonBodyParser({ reviver: withoutPrototypeKeys }));

@@ -28,10 +28,31 @@ const connectionSchema = z.object({
   JOB_ATTEMPTS: int(5, 1),
 });
 
+/** `dhl=secretA|secretB,fedex=secretC`: each source's own secrets, several during a rotation. */
+const sourceSecrets = csv.transform((entries, ctx) => {
+  const bySource: Record<string, string[]> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    const source = entry.slice(0, at).trim();
+    const secrets = entry.slice(at + 1).split('|').map((secret) => secret.trim()).filter(Boolean);
+    if (at <= 0 || !/^[A-Za-z0-9._-]+$/.test(source) || secrets.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `"${source || entry.slice(0, 20)}…" is not source=secret[|secret]` });
+      return z.NEVER;
+    }
+    bySource[source] = secrets;
+  }
+  return bySource;
+});
+
 const ingestSchema = z.object({
   WEBHOOK_SECRETS: csv.refine((secrets) => secrets.length > 0, {
     message: 'set at least one secret (comma-separated, several for rotation)',
   }),
+  SOURCE_SECRETS: sourceSecrets,
+  /** Above this many waiting or delayed events, ingest answers 429 instead of filling Redis. */
+  MAX_BACKLOG: int(100_000, 1),
+  BACKLOG_CACHE_MS: int(1000, 0),
+  BACKLOG_RETRY_AFTER_SECONDS: int(30, 1),
   SIGNATURE_TOLERANCE_SECONDS: int(300, 1),
   MAX_BODY_BYTES: int(256 * 1024, 1),
   ENQUEUE_TIMEOUT_MS: int(1500, 50),
@@ -61,6 +82,11 @@ export interface ConnectionConfig {
 
 export interface IngestConfig {
   secrets: string[];
+  /** Secrets of the per-source routes (`/v1/sources/{source}/events`), by source. */
+  sourceSecrets: Record<string, string[]>;
+  maxBacklog: number;
+  backlogCacheMs: number;
+  backlogRetryAfterSeconds: number;
   toleranceSeconds: number;
   maxBodyBytes: number;
   enqueueTimeoutMs: number;
@@ -104,6 +130,10 @@ export function ingestConfig(env: Env = process.env): IngestConfig {
   const parsed = parse(ingestSchema, env);
   return {
     secrets: parsed.WEBHOOK_SECRETS,
+    sourceSecrets: parsed.SOURCE_SECRETS,
+    maxBacklog: parsed.MAX_BACKLOG,
+    backlogCacheMs: parsed.BACKLOG_CACHE_MS,
+    backlogRetryAfterSeconds: parsed.BACKLOG_RETRY_AFTER_SECONDS,
     toleranceSeconds: parsed.SIGNATURE_TOLERANCE_SECONDS,
     maxBodyBytes: parsed.MAX_BODY_BYTES,
     enqueueTimeoutMs: parsed.ENQUEUE_TIMEOUT_MS,

@@ -113,3 +113,13 @@ export class JobSchemaError extends GatewayError {
     this.name = 'JobSchemaError';
   }
 }
+
+/** The queue's backlog is over its bound: the producer should slow down and retry later. */
+export class BacklogFullError extends GatewayError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super('the gateway is over its backlog bound, retry later', options);
+    this.name = 'BacklogFullError';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}

@@ -34,6 +34,23 @@ export interface QueuedEvent {
   receivedAt: string;
 }
 
+/** Deeper payloads are refused: nothing downstream should recurse without bound. */
+export const MAX_PAYLOAD_DEPTH = 16;
+
+/** How deeply objects and arrays nest in a JSON value (a scalar is 0), counted without recursion. */
+export function nestingDepth(value: unknown, stopAfter = Number.POSITIVE_INFINITY): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > stopAfter) return deepest;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 export type ParseResult = { ok: true; event: ShipmentEvent } | { ok: false; issues: FieldIssue[] };
 
 /** The default idempotency key: one event id per source is one event. */
@@ -60,6 +77,9 @@ export function parseShipmentEvent(value: unknown): ParseResult {
     };
   }
   const event = result.data;
+  if (nestingDepth(event.payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
+    return { ok: false, issues: [{ path: 'payload', message: `nested deeper than ${MAX_PAYLOAD_DEPTH} levels` }] };
+  }
   return {
     ok: true,
     event: { ...event, idempotencyKey: event.idempotencyKey ?? defaultIdempotencyKey(event.source, event.eventId) },

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
 import {
+  BacklogFullError,
   EventNotFoundError,
   MalformedBodyError,
   PayloadTooLargeError,
@@ -32,6 +33,9 @@ export function replyForError(error: unknown): HttpReply {
   if (error instanceof EventNotFoundError) return problem(404, 'NOT_FOUND', error.message);
   if (error instanceof PayloadTooLargeError) return problem(413, 'PAYLOAD_TOO_LARGE', error.message);
   if (error instanceof UnsupportedMediaTypeError) return problem(415, 'UNSUPPORTED_MEDIA_TYPE', error.message);
+  if (error instanceof BacklogFullError) {
+    return problem(429, 'BACKLOG_FULL', error.message, {}, { 'retry-after': String(error.retryAfterSeconds) });
+  }
   if (error instanceof QueueUnavailableError) {
     return problem(503, 'QUEUE_UNAVAILABLE', error.message, {}, { 'retry-after': String(error.retryAfterSeconds) });
   }

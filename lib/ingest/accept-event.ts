@@ -1,6 +1,7 @@
-import { QueueUnavailableError, ValidationError } from '../errors';
+import { BacklogFullError, QueueUnavailableError, ValidationError } from '../errors';
 import { parseShipmentEvent } from '../events/schema';
 import type { EventQueue } from '../queue/event-queue';
+import type { BacklogGuard } from './backlog-guard';
 
 /** The 202 body: the event is durably queued, not yet processed. */
 export interface Receipt {
@@ -9,6 +10,8 @@ export interface Receipt {
   idempotencyKey: string;
   correlationId: string;
   receivedAt: string;
+  /** True when this idempotency key is already queued: the request was absorbed, not queued twice. */
+  duplicate: boolean;
 }
 
 export interface AcceptRequest {
@@ -16,10 +19,15 @@ export interface AcceptRequest {
   body: unknown;
   correlationId: string;
   receivedAt: Date;
+  /** The source named by a per-source route, whose secret verified the request. */
+  routeSource?: string;
+  /** The idempotency key to use when the body has none (Standard Webhooks' `webhook-id`). */
+  defaultIdempotencyKey?: string;
 }
 
 export interface AcceptDependencies {
   queue: EventQueue;
+  backlog: Pick<BacklogGuard, 'check'>;
   /** Longer than this, and the producer gets a 503 to retry instead of a hanging request. */
   enqueueTimeoutMs: number;
 }
@@ -32,18 +40,29 @@ export interface AcceptDependencies {
  * const receipt = await acceptEvent({ body, correlationId, receivedAt: new Date() }, { queue, enqueueTimeoutMs: 1500 });
  */
 export async function acceptEvent(request: AcceptRequest, deps: AcceptDependencies): Promise<Receipt> {
-  const parsed = parseShipmentEvent(request.body);
+  const parsed = parseShipmentEvent(withRequestFacts(request));
   if (!parsed.ok) throw new ValidationError(parsed.issues);
   const { event } = parsed;
+  if (request.routeSource !== undefined && event.source !== request.routeSource) {
+    // The secret that verified the request belongs to the route's source: the body may not claim another.
+    throw new ValidationError([{ path: 'source', message: `must be "${request.routeSource}", the source of this route` }]);
+  }
   const receivedAt = request.receivedAt.toISOString();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new QueueUnavailableError()), deps.enqueueTimeoutMs);
   });
+  const admitAndEnqueue = async () => {
+    await deps.backlog.check();
+    return deps.queue.enqueue({ event, correlationId: request.correlationId, receivedAt });
+  };
+  let duplicate: boolean;
   try {
-    await Promise.race([deps.queue.enqueue({ event, correlationId: request.correlationId, receivedAt }), timeout]);
+    // One deadline covers both Redis calls: with Redis away, neither may hold the producer.
+    ({ duplicate } = await Promise.race([admitAndEnqueue(), timeout]));
   } catch (error) {
-    throw error instanceof QueueUnavailableError ? error : new QueueUnavailableError(5, { cause: error });
+    if (error instanceof BacklogFullError || error instanceof QueueUnavailableError) throw error;
+    throw new QueueUnavailableError(5, { cause: error });
   } finally {
     clearTimeout(timer);
   }
@@ -53,5 +72,17 @@ export async function acceptEvent(request: AcceptRequest, deps: AcceptDependenci
     idempotencyKey: event.idempotencyKey,
     correlationId: request.correlationId,
     receivedAt,
+    duplicate,
+  };
+}
+
+/** Fills what the verified request says and the body left out: the route's source, the default key. */
+function withRequestFacts({ body, routeSource, defaultIdempotencyKey }: AcceptRequest): unknown {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  const fields = body as Record<string, unknown>;
+  return {
+    ...fields,
+    ...(routeSource !== undefined && fields.source === undefined ? { source: routeSource } : {}),
+    ...(defaultIdempotencyKey !== undefined && fields.idempotencyKey === undefined ? { idempotencyKey: defaultIdempotencyKey } : {}),
   };
 }

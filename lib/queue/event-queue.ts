@@ -6,6 +6,8 @@ import { EVENTS_QUEUE, jobIdFor } from './names';
 /** The result of putting an event on the queue. */
 export interface EnqueueResult {
   jobId: string;
+  /** True when a job for the same idempotency key is already held: nothing new was added. */
+  duplicate: boolean;
 }
 
 /** Port: where accepted events are durably queued. */
@@ -14,6 +16,8 @@ export interface EventQueue {
   enqueue(item: QueuedEvent, jobId?: string): Promise<EnqueueResult>;
   /** The job id of an accepted event that no worker has recorded yet, if any. */
   findQueuedJobId(eventId: string): Promise<string | null>;
+  /** Events waiting for a worker (including delayed retries): what backpressure watches. */
+  backlog(): Promise<number>;
 }
 
 export interface BullEventQueueOptions {
@@ -35,10 +39,12 @@ export class BullEventQueue implements EventQueue {
   readonly #jobOptions: JobsOptions;
   readonly #redis: Redis;
   readonly #indexPrefix: string;
+  readonly #seenPrefix: string;
 
   constructor(options: BullEventQueueOptions) {
     this.#redis = options.connection;
     this.#indexPrefix = `${options.prefix}:event-index:`;
+    this.#seenPrefix = `${options.prefix}:seen:`;
     this.queue = new Queue<QueuedEvent>(EVENTS_QUEUE, { connection: options.connection, prefix: options.prefix });
     this.#jobOptions = {
       attempts: options.attempts,
@@ -51,13 +57,20 @@ export class BullEventQueue implements EventQueue {
   }
 
   async enqueue(item: QueuedEvent, jobId = jobIdFor(item.event.idempotencyKey)): Promise<EnqueueResult> {
-    // The index lets the status endpoint find an event before any worker has touched it;
-    // both writes go out together, so it costs no extra round trip.
-    await Promise.all([
+    // Three writes go out together, one round trip: the job (BullMQ ignores an id it already
+    // holds), the eventId index the status endpoint reads, and a marker whose prior existence
+    // says this key was seen while its job is kept: a duplicate.
+    const [, , firstSeen] = await Promise.all([
       this.queue.add(item.event.eventType, item, { ...this.#jobOptions, jobId }),
       this.#redis.set(this.#indexPrefix + item.event.eventId, jobId, 'EX', INDEX_TTL_SECONDS),
+      this.#redis.set(this.#seenPrefix + jobId, '1', 'EX', KEEP_COMPLETED.age, 'NX'),
     ]);
-    return { jobId };
+    return { jobId, duplicate: firstSeen === null };
+  }
+
+  async backlog(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+    return Object.values(counts).reduce((sum, count) => sum + count, 0);
   }
 
   async findQueuedJobId(eventId: string): Promise<string | null> {

@@ -1,5 +1,7 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS_QUEUE } from '../../lib/queue/names';
 import { freePort } from '../../scripts/local-services';
@@ -9,7 +11,17 @@ import { isolatedEnv, postEvent, startOffline, TEST_SECRET } from '../support/st
 
 /** The ingest edge as a courier meets it: the emulated API Gateway URL, the real Redis. */
 describe('the ingest endpoint', () => {
-  const env = isolatedEnv('ingest', { WEBHOOK_SECRETS: `${TEST_SECRET},previous-secret`, MAX_BODY_BYTES: '4096' });
+  const whsec = `whsec_${randomBytes(24).toString('base64')}`;
+  const env = isolatedEnv('ingest', {
+    WEBHOOK_SECRETS: `${TEST_SECRET},previous-secret,${whsec}`,
+    SOURCE_SECRETS: 'dhl=dhl-secret|dhl-previous,fedex=fedex-secret',
+    MAX_BODY_BYTES: '4096',
+    MAX_BACKLOG: '40',
+    BACKLOG_CACHE_MS: '0',
+    BACKLOG_RETRY_AFTER_SECONDS: '9',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+  });
+  let accepted = 0;
   let offline: RunningProcess;
   let baseUrl: string;
   let redis: Redis;
@@ -35,9 +47,10 @@ describe('the ingest endpoint', () => {
     const body = JSON.stringify(event);
     const response = await post(body, { ...signedHeaders(TEST_SECRET, body), 'x-correlation-id': 'corr-123' });
     expect(response.status).toBe(202);
+    accepted++;
     expect(response.headers.get('x-correlation-id')).toBe('corr-123');
     const receipt = await response.json();
-    expect(receipt).toMatchObject({ accepted: true, eventId: event.eventId, correlationId: 'corr-123' });
+    expect(receipt).toMatchObject({ accepted: true, eventId: event.eventId, correlationId: 'corr-123', duplicate: false });
     const jobs = await queue.getJobs(['waiting']);
     expect(jobs.map((job) => job.data.event.eventId)).toContain(event.eventId);
   });
@@ -45,6 +58,60 @@ describe('the ingest endpoint', () => {
   it('accepts an event signed with the previous secret during a rotation', async () => {
     const { response } = await postEvent(baseUrl, sampleEvent(), 'previous-secret');
     expect(response.status).toBe(202);
+    accepted++;
+  });
+
+  it('checks a per-source route with that source\'s secrets only', async () => {
+    const postTo = (source: string, secret: string, event = sampleEvent({ source })) => {
+      const body = JSON.stringify(event);
+      return fetch(`${baseUrl}/v1/sources/${source}/events`, { method: 'POST', headers: signedHeaders(secret, body), body });
+    };
+    expect((await postTo('dhl', 'dhl-secret')).status).toBe(202);
+    expect((await postTo('dhl', 'dhl-previous')).status).toBe(202);
+    accepted += 2;
+    expect((await postTo('dhl', 'fedex-secret')).status).toBe(401);
+    expect((await postTo('dhl', TEST_SECRET)).status).toBe(401);
+    expect((await postTo('ups', 'dhl-secret', sampleEvent({ source: 'ups' }))).status).toBe(401);
+    // Signed by DHL's secret, the body may not claim to be FedEx.
+    const spoof = await postTo('dhl', 'dhl-secret', sampleEvent({ source: 'fedex' }));
+    expect(spoof.status).toBe(400);
+    expect(await spoof.json()).toMatchObject({ error: { details: [{ path: 'source' }] } });
+  });
+
+  it('takes the source of a per-source route when the body leaves it out', async () => {
+    const { source: _omitted, ...event } = sampleEvent();
+    const body = JSON.stringify(event);
+    const response = await fetch(`${baseUrl}/v1/sources/fedex/events`, { method: 'POST', headers: signedHeaders('fedex-secret', body), body });
+    expect(response.status).toBe(202);
+    accepted++;
+    expect(await response.json()).toMatchObject({ idempotencyKey: `fedex:${event.eventId}` });
+  });
+
+  it('accepts a request signed with the Standard Webhooks reference library, keyed by webhook-id', async () => {
+    const { idempotencyKey: _none, ...event } = sampleEvent();
+    const body = JSON.stringify(event);
+    const id = `msg_${randomUUID()}`;
+    const response = await post(body, {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+      'webhook-signature': new Webhook(whsec).sign(id, new Date(), body),
+    });
+    expect(response.status).toBe(202);
+    accepted++;
+    expect(await response.json()).toMatchObject({ idempotencyKey: id });
+  });
+
+  it('absorbs a duplicate storm: one job per idempotency key, every reply a 202 saying so', async () => {
+    const event = sampleEvent();
+    const body = JSON.stringify(event);
+    const replies = await Promise.all(Array.from({ length: 25 }, () => post(body, signedHeaders(TEST_SECRET, body))));
+    expect(replies.map((r) => r.status)).toEqual(Array(25).fill(202));
+    const receipts = (await Promise.all(replies.map((r) => r.json()))) as Array<{ duplicate: boolean }>;
+    expect(receipts.filter((r) => !r.duplicate)).toHaveLength(1);
+    accepted++;
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.filter((job) => job.data.event.eventId === event.eventId)).toHaveLength(1);
   });
 
   it('answers 401 with one generic message for a missing, wrong or stale signature', async () => {
@@ -87,7 +154,36 @@ describe('the ingest endpoint', () => {
   it('queues nothing for the requests it refused', async () => {
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
-    expect(total).toBe(2);
+    expect(total).toBe(accepted);
+  });
+
+  it('never writes secrets, signatures or raw bodies to its logs', async () => {
+    const marker = `marker-${randomUUID()}`;
+    const event = sampleEvent({ payload: { shipmentId: 'S-LOG', status: 'IN_TRANSIT', note: marker } });
+    const body = JSON.stringify(event);
+    const headers = signedHeaders(TEST_SECRET, body);
+    expect((await post(body, headers)).status).toBe(202);
+    accepted++;
+    expect((await post(body.replace('S-LOG', 'S-BAD'), headers)).status).toBe(401);
+    const logs = offline.output();
+    expect(logs).toContain(event.eventId);
+    for (const secret of [TEST_SECRET, 'previous-secret', 'dhl-secret', whsec, headers['x-signature']!.slice(7), marker]) {
+      expect(logs).not.toContain(secret);
+    }
+  });
+
+  it('answers 429 with Retry-After once the backlog passes its bound, and queues nothing more', async () => {
+    let status = 0;
+    let response: Response | undefined;
+    for (let i = 0; i < 60 && status !== 429; i++) {
+      ({ response } = await postEvent(baseUrl));
+      status = response.status;
+      if (status === 202) accepted++;
+    }
+    expect(status).toBe(429);
+    expect(response!.headers.get('retry-after')).toBe('9');
+    expect(await queue.getWaitingCount()).toBe(accepted);
+    expect(accepted).toBe(40);
   });
 });
 

@@ -27,7 +27,7 @@ describe('the deployable package', () => {
     );
     for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
     const routes = resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
-    expect(routes.sort()).toEqual(['GET /health', 'GET /ready', 'GET /v1/events/{eventId}', 'POST /v1/events']);
+    expect(routes.sort()).toEqual(['GET /health', 'GET /ready', 'GET /v1/events/{eventId}', 'POST /v1/events', 'POST /v1/sources/{source}/events']);
     for (const name of ['ingest', 'status', 'health', 'ready', 'replay']) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
     }

@@ -74,3 +74,13 @@ describe('the routing rule', () => {
     expect(a.hub).toBe(b.hub);
   });
 });
+
+describe('parsing untrusted JSON', () => {
+  it('drops __proto__ and constructor.prototype keys, so nothing reaches a prototype', async () => {
+    const { withoutPrototypeKeys } = await import('../../lib/http/verify-signed-body');
+    const parsed = JSON.parse('{"a":1,"__proto__":{"polluted":true},"b":{"constructor":{"prototype":{"polluted":true}},"__proto__":{"x":1}}}', withoutPrototypeKeys);
+    expect(Object.keys(parsed)).toEqual(['a', 'b']);
+    expect(Object.keys(parsed.b)).toEqual([]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

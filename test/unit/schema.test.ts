@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseShipmentEvent } from '../../lib/events/schema';
+import { MAX_PAYLOAD_DEPTH, nestingDepth, parseShipmentEvent } from '../../lib/events/schema';
 import { payloadHash } from '../../lib/events/payload-hash';
 
 const valid = {
@@ -48,5 +48,15 @@ describe('payload fingerprints', () => {
     const a = parseShipmentEvent(valid);
     const b = parseShipmentEvent({ ...valid, payload: { ...valid.payload, status: 'DELIVERED' } });
     expect(a.ok && b.ok && payloadHash(a.event) !== payloadHash(b.event)).toBe(true);
+  });
+});
+
+describe('hostile shapes', () => {
+  it('refuses payloads nested deeper than the limit, measured without recursion', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(nestingDepth(deep)).toBe(100_000);
+    const result = parseShipmentEvent({ ...valid, payload: { ...valid.payload, extra: deep } });
+    expect(result).toEqual({ ok: false, issues: [{ path: 'payload', message: `nested deeper than ${MAX_PAYLOAD_DEPTH} levels` }] });
   });
 });
