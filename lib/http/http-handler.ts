@@ -15,7 +15,8 @@ export type HttpEvent = APIGatewayProxyEventV2;
  * A function adds its own middlewares (signature check, body parser) with `.use()`.
  */
 export function httpHandler(logger: Logger, handler: (event: HttpEvent, context: Context) => Promise<HttpReply>) {
-  return middy<HttpEvent, HttpReply>()
+  // Lambda enforces the timeout itself; Middy's early-timeout timer would cost a setTimeout per request.
+  return middy<HttpEvent, HttpReply>({ timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(httpHeaderNormalizer())
     .use(correlationIds({ logger }))

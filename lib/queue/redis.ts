@@ -11,7 +11,7 @@ export type RedisRole = 'producer' | 'worker';
 export function createRedis(url: string, role: RedisRole): Redis {
   const options: RedisOptions =
     role === 'producer'
-      ? { maxRetriesPerRequest: 1, connectTimeout: 2000, enableReadyCheck: true }
+      ? { maxRetriesPerRequest: 1, connectTimeout: 2000, enableReadyCheck: true, enableAutoPipelining: true }
       : { maxRetriesPerRequest: null, enableReadyCheck: true };
   return new Redis(url, {
     ...options,
