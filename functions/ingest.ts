@@ -4,23 +4,18 @@ import { correlationIdOf } from '../lib/http/correlation';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
 import { verifySignedBody, withoutPrototypeKeys, type SignedRequestContext } from '../lib/http/verify-signed-body';
-import { sharedConfig, sharedRedis } from '../lib/infrastructure';
+import { sharedEventQueue } from '../lib/infrastructure';
 import { acceptEvent } from '../lib/ingest/accept-event';
 import { BacklogGuard } from '../lib/ingest/backlog-guard';
 import { createLogger } from '../lib/logger';
-import { BullEventQueue } from '../lib/queue/event-queue';
 
 const logger = createLogger('ingest');
 const config = ingestConfig();
-let deps: { queue: BullEventQueue; backlog: BacklogGuard } | undefined;
+let deps: { queue: ReturnType<typeof sharedEventQueue>; backlog: BacklogGuard } | undefined;
 
 function dependencies() {
   if (!deps) {
-    const queue = new BullEventQueue({
-      connection: sharedRedis('producer'),
-      prefix: sharedConfig().queuePrefix,
-      attempts: sharedConfig().jobAttempts,
-    });
+    const queue = sharedEventQueue();
     const backlog = new BacklogGuard({
       maxBacklog: config.maxBacklog,
       cacheMs: config.backlogCacheMs,

@@ -4,9 +4,8 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { DeadLetterStore } from '../lib/dead-letters/dead-letter-store';
 import { replayDeadLetters, type ReplayReport } from '../lib/dead-letters/replay';
-import { closeShared, sharedConfig, sharedDb, sharedRedis } from '../lib/infrastructure';
+import { closeShared, sharedConfig, sharedDb, sharedEventQueue, sharedRedis } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
-import { BullEventQueue } from '../lib/queue/event-queue';
 
 const logger = new Logger({ serviceName: 'replay' });
 
@@ -27,13 +26,12 @@ export const handler = middy<unknown, ReplayReport>()
     const redis = sharedRedis('producer');
     const db = await sharedDb();
     const deadLetters = new DeadLetterStore(db, redis, config.queuePrefix);
-    const events = new BullEventQueue({ connection: redis, prefix: config.queuePrefix, attempts: config.jobAttempts });
     try {
-      const report = await replayDeadLetters(request, { deadLetters, events, ledger: new MongoLedger(db) });
+      const report = await replayDeadLetters(request, { deadLetters, events: sharedEventQueue(), ledger: new MongoLedger(db) });
       logger.info('replay finished', { dryRun: report.dryRun, replayed: report.replayed.length, skipped: report.skipped.length });
       return report;
     } finally {
-      await Promise.allSettled([deadLetters.close(), events.close()]);
+      await deadLetters.close().catch(() => undefined);
       // `invoke local` should exit when done; a warm Lambda container would reconnect on next use.
       await closeShared();
     }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Db, MongoClient } from 'mongodb';
 import { connectionConfig, type ConnectionConfig } from './config';
+import { BullEventQueue } from './queue/event-queue';
 import { createRedis, type RedisRole } from './queue/redis';
 import { connectMongo, ensureIndexes } from './store/mongo';
 
@@ -11,6 +12,7 @@ import { connectMongo, ensureIndexes } from './store/mongo';
 let config: ConnectionConfig | undefined;
 const redisByRole = new Map<RedisRole, Redis>();
 let mongo: Promise<{ client: MongoClient; db: Db }> | undefined;
+let eventQueue: BullEventQueue | undefined;
 
 export function sharedConfig(): ConnectionConfig {
   config ??= connectionConfig();
@@ -24,6 +26,13 @@ export function sharedRedis(role: RedisRole): Redis {
     redisByRole.set(role, redis);
   }
   return redis;
+}
+
+/** The events queue, for producers (ingest, status, replay). */
+export function sharedEventQueue(): BullEventQueue {
+  const { queuePrefix, jobAttempts } = sharedConfig();
+  eventQueue ??= new BullEventQueue({ connection: sharedRedis('producer'), prefix: queuePrefix, attempts: jobAttempts });
+  return eventQueue;
 }
 
 /** The database, connected and indexed once; a failed connection is retried on the next call. */
@@ -45,6 +54,9 @@ export async function sharedDb(): Promise<Db> {
 
 /** Closes every shared client (the worker's shutdown, test teardown). Safe to call twice. */
 export async function closeShared(): Promise<void> {
+  const queue = eventQueue;
+  eventQueue = undefined;
+  await queue?.close().catch(() => undefined);
   const pending: Promise<unknown>[] = [...redisByRole.values()].map((redis) => redis.quit().catch(() => redis.disconnect()));
   redisByRole.clear();
   if (mongo) {
