@@ -70,6 +70,10 @@ const workerSchema = z.object({
   ROUTING_LATENCY_MS: int(2000),
   ROUTING_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   ROUTING_TIMEOUT_MS: int(5000, 1),
+  BREAKER_FAILURE_THRESHOLD: int(5, 1),
+  BREAKER_COOLDOWN_MS: int(10_000, 1),
+  /** Times a job may be orphaned by a crashed worker and come back before BullMQ fails it. */
+  MAX_STALLED_COUNT: int(20, 1),
 });
 
 export interface ConnectionConfig {
@@ -99,6 +103,8 @@ export interface WorkerConfig {
   leaseMs: number;
   drainTimeoutMs: number;
   routing: { latencyMs: number; failureRate: number; timeoutMs: number };
+  breaker: { failureThreshold: number; cooldownMs: number };
+  maxStalledCount: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -158,5 +164,7 @@ export function workerConfig(env: Env = process.env): WorkerConfig {
       failureRate: parsed.ROUTING_FAILURE_RATE,
       timeoutMs: parsed.ROUTING_TIMEOUT_MS,
     },
+    breaker: { failureThreshold: parsed.BREAKER_FAILURE_THRESHOLD, cooldownMs: parsed.BREAKER_COOLDOWN_MS },
+    maxStalledCount: parsed.MAX_STALLED_COUNT,
   };
 }

@@ -123,3 +123,13 @@ export class BacklogFullError extends GatewayError {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/** The routing service's circuit breaker is open: do not call it before `retryAt`. */
+export class CircuitOpenError extends GatewayError {
+  readonly retryAt: number;
+  constructor(retryAt: number, options?: { cause?: unknown }) {
+    super('routing service circuit is open', options);
+    this.name = 'CircuitOpenError';
+    this.retryAt = retryAt;
+  }
+}

@@ -66,6 +66,7 @@ export interface Ledger {
   markRouted(key: string, owner: string, routing: RoutingDecision): Promise<boolean>;
   markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void>;
   markDeadLettered(key: string, failure: FailureRecord | null): Promise<void>;
+  releaseClaim(key: string, owner: string, nextAttemptAt: Date): Promise<void>;
   markQueuedForReplay(key: string): Promise<void>;
   findByEventId(eventId: string): Promise<LedgerEntry | null>;
   findByKey(key: string): Promise<LedgerEntry | null>;
@@ -181,6 +182,20 @@ export class MongoLedger implements Ledger {
       },
     );
     await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+  }
+
+  /**
+   * Hands a claimed event back without counting the attempt (the routing circuit was open):
+   * it shows QUEUED with the time it will be tried again.
+   */
+  async releaseClaim(key: string, owner: string, nextAttemptAt: Date): Promise<void> {
+    await this.#ledger.updateOne(
+      { _id: key, leaseOwner: owner, status: EventStatus.ROUTING_PENDING },
+      {
+        $set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date() },
+        $inc: { attempts: -1 },
+      },
+    );
   }
 
   /** Makes a dead-lettered event claimable again, with a fresh attempt budget. */

@@ -7,6 +7,7 @@ import { DeadLetterStore } from '../dead-letters/dead-letter-store';
 import type { QueuedEvent } from '../events/schema';
 import { MongoLedger } from '../ledger/ledger';
 import { EVENTS_QUEUE } from '../queue/names';
+import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breaker';
 import { SimulatedRoutingService } from '../routing/simulated-routing-service';
 import { MongoShipmentStore } from '../shipments/shipment-store';
 import { BACKOFF_STRATEGY, backoffDelay } from './backoff';
@@ -23,6 +24,7 @@ export interface EventWorkerOptions {
 
 export interface EventWorker {
   worker: Worker<QueuedEvent, ProcessOutcome>;
+  breaker: CircuitBreaker;
   deadLetters: DeadLetterStore;
   /** Stops taking jobs, waits for the ones in flight, closes the queues. Safe to call twice. */
   close(): Promise<void>;
@@ -36,10 +38,12 @@ export interface EventWorker {
 export function startEventWorker(options: EventWorkerOptions): EventWorker {
   const { config, redis, db, prefix, logger } = options;
   const deadLetters = new DeadLetterStore(db, redis, prefix);
+  const breaker = new CircuitBreaker(config.breaker);
   const processor = createEventProcessor({
     ledger: new MongoLedger(db),
     shipments: new MongoShipmentStore(db),
-    routing: new SimulatedRoutingService(config.routing),
+    routing: new GuardedRoutingService(new SimulatedRoutingService(config.routing), breaker),
+    breaker,
     deadLetters,
     logger,
     workerId: options.workerId,
@@ -51,6 +55,9 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
     prefix,
     concurrency: config.concurrency,
     lockDuration: config.leaseMs,
+    // A crashed worker's jobs are noticed within one lease and handed to a live worker.
+    stalledInterval: Math.min(30_000, config.leaseMs),
+    maxStalledCount: config.maxStalledCount,
     ...(config.rateLimitPerSecond > 0 ? { limiter: { max: config.rateLimitPerSecond, duration: 1000 } } : {}),
     settings: {
       backoffStrategy: (attemptsMade: number, type?: string, error?: Error) => {
@@ -65,6 +72,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
   let closing: Promise<void> | undefined;
   return {
     worker,
+    breaker,
     deadLetters,
     close() {
       closing ??= (async () => {

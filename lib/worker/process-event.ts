@@ -1,10 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { DeadLetterReason, type DeadLetterStore } from '../dead-letters/dead-letter-store';
-import { JobSchemaError, LeaseHeldError, PayloadConflictError } from '../errors';
+import { CircuitOpenError, JobSchemaError, LeaseHeldError, PayloadConflictError } from '../errors';
 import { payloadHash } from '../events/payload-hash';
 import { parseShipmentEvent, type QueuedEvent } from '../events/schema';
 import type { AttemptRecord, FailureRecord, Ledger, LedgerEntry } from '../ledger/ledger';
+import { BreakerState, type CircuitBreaker } from '../routing/circuit-breaker';
 import type { RoutingDecision, RoutingService } from '../routing/types';
 import type { ApplyOutcome, ShipmentStore } from '../shipments/shipment-store';
 import { backoffDelay, type BackoffPolicy } from './backoff';
@@ -14,6 +15,8 @@ export interface ProcessorDependencies {
   ledger: Ledger;
   shipments: ShipmentStore;
   routing: RoutingService;
+  /** The routing service's breaker: while it is open, jobs wait instead of using attempts. */
+  breaker?: Pick<CircuitBreaker, 'state' | 'retryAt'>;
   deadLetters: Pick<DeadLetterStore, 'deadLetter'>;
   logger: Logger;
   /** Identifies this worker process in ledger leases. */
@@ -81,6 +84,7 @@ export function createEventProcessor(deps: ProcessorDependencies) {
     let heldUntil: Date | null = null;
     try {
       item = readJob(job);
+      if (deps.breaker?.state === BreakerState.OPEN) throw new CircuitOpenError(deps.breaker.retryAt());
       hash = payloadHash(item.event);
       const key = item.event.idempotencyKey;
       const claim = await deps.ledger.claimEvent({ item, payloadHash: hash, owner, leaseMs: deps.leaseMs });
@@ -111,8 +115,11 @@ export function createEventProcessor(deps: ProcessorDependencies) {
       const failure = describe(error, attempt);
       const decision = classifyFailure(error);
       if (decision.action === FailureAction.DELAY) {
-        const delayMs = Math.max(1000, heldUntil ? heldUntil.getTime() - Date.now() : deps.leaseMs);
-        log.info('event held by another worker; looking again later', { delayMs });
+        const delayMs = delayFor(error, heldUntil, deps.leaseMs);
+        if (item && claimed) {
+          await deps.ledger.releaseClaim(item.event.idempotencyKey, owner, new Date(Date.now() + delayMs));
+        }
+        log.info('event delayed without using an attempt', { reason: failure.error, delayMs });
         await job.moveToDelayed(Date.now() + delayMs, token);
         throw new DelayedError();
       }
@@ -148,6 +155,18 @@ export function createEventProcessor(deps: ProcessorDependencies) {
       throw new UnrecoverableError(`${reason}: ${failure.message}`);
     }
   };
+}
+
+/**
+ * How long a delayed job waits: until the routing circuit's cool-down ends (spread by up to a
+ * fifth, so waiting jobs do not all return at once), or until another worker's lease expires.
+ */
+function delayFor(error: unknown, heldUntil: Date | null, leaseMs: number): number {
+  if (error instanceof CircuitOpenError) {
+    const wait = Math.max(250, error.retryAt - Date.now());
+    return Math.round(wait * (1 + Math.random() * 0.2));
+  }
+  return Math.max(1000, heldUntil ? heldUntil.getTime() - Date.now() : leaseMs);
 }
 
 /** A best-effort description of a job whose data is not a valid event, so it can be dead-lettered. */

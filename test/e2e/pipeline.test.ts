@@ -13,6 +13,8 @@ describe('the pipeline, end to end', () => {
     JOB_ATTEMPTS: '3',
     BACKOFF_BASE_MS: '100',
     BACKOFF_MAX_MS: '400',
+    // This file watches single events fail; the breaker has tests of its own.
+    BREAKER_FAILURE_THRESHOLD: '1000',
   });
   let offline: RunningProcess;
   let baseUrl: string;

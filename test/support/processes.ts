@@ -13,6 +13,8 @@ export interface RunningProcess {
    * waits for the exit, and kills the whole process group if it does not come in time.
    */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  /** SIGKILLs every process of the script at once, as a crash or an OOM kill would. */
+  crash(): Promise<void>;
   exited: Promise<number | null>;
 }
 
@@ -36,6 +38,14 @@ export function runScript(script: string, env: Record<string, string>, args: str
     child,
     exited,
     output: () => output,
+    async crash() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      await exited;
+    },
     async stop(signal = 'SIGTERM', timeoutMs = 15_000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);

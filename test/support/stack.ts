@@ -73,3 +73,31 @@ export async function waitForState(baseUrl: string, eventId: string, state: stri
     return json.status === state ? json : undefined;
   }, timeoutMs);
 }
+
+/** POSTs every event with `concurrency` requests in flight; returns the replies' status codes. */
+export async function postMany(baseUrl: string, events: ShipmentEventInput[], concurrency = 50): Promise<number[]> {
+  const statuses: number[] = new Array(events.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < events.length) {
+        const index = next++;
+        const { response } = await postEvent(baseUrl, events[index]);
+        statuses[index] = response.status;
+      }
+    }),
+  );
+  return statuses;
+}
+
+/** `count` events spread over `shipments` shipments, each shipment's events in time order. */
+export function shipmentEvents(count: number, shipments: number, prefix: string): ShipmentEventInput[] {
+  const start = Date.UTC(2026, 10, 24, 8);
+  return Array.from({ length: count }, (_, i) =>
+    sampleEvent({
+      eventId: `${prefix}-${i}`,
+      occurredAt: new Date(start + i * 1000).toISOString(),
+      payload: { shipmentId: `${prefix}-S${i % shipments}`, status: `STEP_${Math.floor(i / shipments)}` },
+    }),
+  );
+}

@@ -84,3 +84,14 @@ describe('parsing untrusted JSON', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe('.env.example', () => {
+  it('lists every variable the config module reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const source = readFileSync('lib/config.ts', 'utf8');
+    const read = [...source.matchAll(/^\s+([A-Z][A-Z0-9_]+): /gm)].map((m) => m[1]);
+    const listed = new Set([...readFileSync('.env.example', 'utf8').matchAll(/^([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    expect(read.length).toBeGreaterThan(20);
+    expect(read.filter((name) => !listed.has(name))).toEqual([]);
+  });
+});

@@ -21,6 +21,9 @@ func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("sqlite-dir", "data", "directory for the SQLite databases")
 	level := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	// WAL with synchronous=NORMAL: a committed write survives the server process being killed
+	// (what the tests do); only an OS crash or power loss may lose the last commits.
+	params := flag.String("sqlite-params", "_pragma=synchronous(NORMAL)", "query parameters of the SQLite URI")
 	flag.Parse()
 
 	var lvl slog.Level
@@ -38,7 +41,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dir + "/",
+		SQLiteURL: "file:" + *dir + "/?" + *params,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:worker`: how fast the worker drains a backlog, on real Redis and the real
+ * Mongo-wire server (FerretDB here unless MONGO_URL points at MongoDB).
+ *
+ *  1. BENCH_EVENTS (5000) queued events, routing latency 2 s, concurrency 200: wall time against
+ *     the ideal events x latency / concurrency, as a ratio (target <= 1.15).
+ *  2. The same number with routing latency 0: events/s through the full worker path
+ *     (ledger claim, shipment state, routing, completion) (target >= 1000/s).
+ *
+ * Peak worker RSS is sampled from /proc. Figures, not assertions.
+ */
+import { randomUUID } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { parseShipmentEvent, type QueuedEvent } from '../../lib/events/schema';
+import { EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
+import { startFerretDb, startRedis, type RunningService } from '../local-services';
+import { sampleEvent } from '../sample-event';
+import { runScript } from '../../test/support/processes';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
+
+/** Peak RSS (MiB) over every process in the worker's process group. */
+function groupRssMiB(pgid: number): number {
+  const pids = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' }).split('\n').map((p) => p.trim()).filter(Boolean);
+  let max = 0;
+  for (const pid of pids) {
+    try {
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      max = Math.max(max, kb / 1024);
+    } catch {
+      /* exited */
+    }
+  }
+  return max;
+}
+
+async function drain(label: string, urls: { redis: string; mongo: string }, latencyMs: number, concurrency: number) {
+  const prefix = `benchw_${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(urls.redis, { maxRetriesPerRequest: null });
+  const queue = new Queue<QueuedEvent>(EVENTS_QUEUE, { connection: redis, prefix });
+  const jobs = Array.from({ length: EVENTS }, (_, i) => {
+    const parsed = parseShipmentEvent(sampleEvent({ eventId: `w-${i}-${randomUUID()}`, payload: { shipmentId: `S-${i}`, status: 'IN_TRANSIT' } }));
+    if (!parsed.ok) throw new Error('bad sample');
+    const data: QueuedEvent = { event: parsed.event, correlationId: randomUUID(), receivedAt: new Date().toISOString() };
+    return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: 'capped-exponential' }, removeOnComplete: true } };
+  });
+  for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
+  const worker = runScript('worker', {
+    REDIS_URL: urls.redis, MONGO_URL: urls.mongo, MONGO_DB: prefix, QUEUE_PREFIX: prefix,
+    ROUTING_LATENCY_MS: String(latencyMs), WORKER_CONCURRENCY: String(concurrency), POWERTOOLS_LOG_LEVEL: 'WARN',
+  });
+  let peakRss = 0;
+  let started = 0;
+  let done = 0;
+  try {
+    for (;;) {
+      if (worker.child.exitCode !== null) throw new Error(`worker exited:\n${worker.output().slice(-2000)}`);
+      peakRss = Math.max(peakRss, groupRssMiB(worker.child.pid!));
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const remaining = Object.values(counts).reduce((a, b) => a + b, 0);
+      if (!started && remaining < EVENTS) started = performance.now();
+      if (started && remaining === 0) {
+        done = performance.now();
+        break;
+      }
+      await sleep(100);
+    }
+  } finally {
+    await worker.stop();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    redis.disconnect();
+  }
+  const seconds = (done - started) / 1000;
+  return { label, seconds, eventsPerSecond: EVENTS / seconds, peakRss };
+}
+
+async function main(): Promise<void> {
+  const services: RunningService[] = [];
+  let redisUrl = process.env.REDIS_URL;
+  let mongoUrl = process.env.MONGO_URL;
+  if (!redisUrl || !mongoUrl) {
+    const redis = await startRedis();
+    const mongo = await startFerretDb();
+    services.push(redis, mongo);
+    redisUrl = redis.url;
+    mongoUrl = mongo.url;
+  }
+  const urls = { redis: redisUrl, mongo: mongoUrl };
+  try {
+    console.log(`machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events; Mongo at ${mongoUrl}`);
+    const paced = await drain('latency 2000 ms, concurrency 200', urls, 2000, 200);
+    const ideal = (EVENTS * 2) / 200;
+    console.log(`| run | wall s | events/s | peak worker RSS MiB |`);
+    console.log(`| --- | --- | --- | --- |`);
+    console.log(`| ${paced.label} | ${paced.seconds.toFixed(1)} | ${paced.eventsPerSecond.toFixed(0)} | ${paced.peakRss.toFixed(0)} |`);
+    const fast = await drain('latency 0 ms, concurrency 200', urls, 0, 200);
+    console.log(`| ${fast.label} | ${fast.seconds.toFixed(1)} | ${fast.eventsPerSecond.toFixed(0)} | ${fast.peakRss.toFixed(0)} |`);
+    console.log(`\npaced drain: ${paced.seconds.toFixed(1)} s against ideal ${ideal.toFixed(1)} s = ratio ${(paced.seconds / ideal).toFixed(2)} (target <= 1.15)`);
+    console.log(`full worker path at latency 0: ${fast.eventsPerSecond.toFixed(0)} events/s (target >= 1000)`);
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
