@@ -76,6 +76,18 @@ const workerSchema = z.object({
   MAX_STALLED_COUNT: int(20, 1),
 });
 
+const opsSchema = z.object({
+  /** Operator API keys, comma-separated (several during a rotation). Empty: every ops call is refused. */
+  OPS_API_KEYS: csv,
+  /** Default pace of a replay, events per second, so a large replay does not starve live traffic. */
+  REPLAY_RATE_PER_SECOND: int(50, 1),
+});
+
+export interface OpsConfig {
+  apiKeys: string[];
+  replayRatePerSecond: number;
+}
+
 export interface ConnectionConfig {
   redisUrl: string;
   mongoUrl: string;
@@ -167,4 +179,10 @@ export function workerConfig(env: Env = process.env): WorkerConfig {
     breaker: { failureThreshold: parsed.BREAKER_FAILURE_THRESHOLD, cooldownMs: parsed.BREAKER_COOLDOWN_MS },
     maxStalledCount: parsed.MAX_STALLED_COUNT,
   };
+}
+
+/** The operator surface: who may call it, and how fast replays go by default. */
+export function opsConfig(env: Env = process.env): OpsConfig {
+  const parsed = parse(opsSchema, env);
+  return { apiKeys: parsed.OPS_API_KEYS, replayRatePerSecond: parsed.REPLAY_RATE_PER_SECOND };
 }

@@ -133,3 +133,11 @@ export class CircuitOpenError extends GatewayError {
     this.retryAt = retryAt;
   }
 }
+
+/** An operator route was called without a valid API key. Says nothing more. */
+export class OperatorAuthError extends GatewayError {
+  constructor(options?: { cause?: unknown }) {
+    super('a valid operator API key is required', options);
+    this.name = 'OperatorAuthError';
+  }
+}

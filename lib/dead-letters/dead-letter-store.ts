@@ -1,10 +1,11 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { QueuedEvent } from '../events/schema';
 import type { AttemptRecord } from '../ledger/ledger';
 import { DEAD_LETTER_QUEUE, jobIdFor } from '../queue/names';
-import { Collections } from '../store/mongo';
+import { ValidationError } from '../errors';
+import { Collections, isDuplicateKeyError } from '../store/mongo';
 
 /** Why an event was dead-lettered. */
 export const DeadLetterReason = {
@@ -14,7 +15,12 @@ export const DeadLetterReason = {
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 
-export const DeadLetterState = { PENDING: 'PENDING', REPLAYED: 'REPLAYED' } as const;
+/**
+ * PENDING: waiting for an operator; REPLAYING: a replay has taken it (for at most
+ * {@link REPLAY_CLAIM_MS}); REPLAYED: back on the main queue; RESOLVED: dropped by a replay
+ * because the event had been routed after all.
+ */
+export const DeadLetterState = { PENDING: 'PENDING', REPLAYING: 'REPLAYING', REPLAYED: 'REPLAYED', RESOLVED: 'RESOLVED' } as const;
 export type DeadLetterState = (typeof DeadLetterState)[keyof typeof DeadLetterState];
 
 export interface ReplayRecord {
@@ -40,6 +46,7 @@ export interface DeadLetterRecord {
   status: DeadLetterState;
   replayCount: number;
   replays: ReplayRecord[];
+  replayClaimedAt?: Date;
 }
 
 export interface DeadLetterInput {
@@ -50,6 +57,26 @@ export interface DeadLetterInput {
   attempts: number;
   attemptHistory: AttemptRecord[];
 }
+
+/** Which dead letters an operator means: every field narrows the selection. */
+export interface DeadLetterFilter {
+  eventIds?: string[];
+  source?: string;
+  eventType?: string;
+  reason?: DeadLetterReason;
+  failedFrom?: Date;
+  failedTo?: Date;
+  status?: DeadLetterState;
+}
+
+export interface DeadLetterPage {
+  items: DeadLetterRecord[];
+  /** Pass back as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** A replay's hold on a record; a replay that died lets go after this. */
+export const REPLAY_CLAIM_MS = 5 * 60_000;
 
 /** The job kept in the Redis dead-letter queue: a pointer to the Mongo record. */
 export interface DeadLetterJob {
@@ -64,10 +91,12 @@ export interface DeadLetterJob {
  */
 export class DeadLetterStore {
   readonly #records: Collection<DeadLetterRecord>;
+  readonly #claims: Collection<{ _id: string; at: Date }>;
   readonly queue: Queue<DeadLetterJob>;
 
   constructor(db: Db, connection: Redis, prefix: string) {
     this.#records = db.collection<DeadLetterRecord>(Collections.deadLetters);
+    this.#claims = db.collection<{ _id: string; at: Date }>(Collections.replayClaims);
     this.queue = new Queue<DeadLetterJob>(DEAD_LETTER_QUEUE, { connection, prefix });
   }
 
@@ -110,18 +139,135 @@ export class DeadLetterStore {
     return this.#records.findOne({ _id: recordId });
   }
 
-  async markReplayed(recordId: string, jobId: string): Promise<void> {
+  /**
+   * Dead letters matching the filter (PENDING unless a status is given), oldest failure first,
+   * a page at a time: the cursor is the last item's failure time and id.
+   */
+  async list(filter: DeadLetterFilter, page: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
+    const query = toQuery(filter);
+    if (page.cursor) {
+      const [at, id] = decodeCursor(page.cursor);
+      query.$or = [{ lastFailedAt: { $gt: at } }, { lastFailedAt: at, _id: { $gt: id } }];
+    }
+    const items = await this.#records.find(query).sort({ lastFailedAt: 1, _id: 1 }).limit(page.limit + 1).toArray();
+    const more = items.length > page.limit;
+    const shown = items.slice(0, page.limit);
+    const last = shown.at(-1);
+    return { items: shown, ...(more && last ? { nextCursor: encodeCursor(last.lastFailedAt, last._id) } : {}) };
+  }
+
+  /** How many dead letters match, by reason code. */
+  async countByReason(filter: DeadLetterFilter): Promise<Record<string, number>> {
+    const groups = await this.#records
+      .aggregate<{ _id: string; count: number }>([{ $match: toQuery(filter) }, { $group: { _id: '$reason', count: { $sum: 1 } } }])
+      .toArray();
+    return Object.fromEntries(groups.map((group) => [group._id, group.count]));
+  }
+
+  /**
+   * Takes a record for one replay, atomically: of two replays running at once, only one gets
+   * it. A hold older than {@link REPLAY_CLAIM_MS} (its replay died) can be taken over.
+   */
+  async claimForReplay(recordId: string): Promise<DeadLetterRecord | null> {
+    const now = new Date();
+    const current = await this.#records.findOne({ _id: recordId });
+    if (!current) return null;
+    // The claim itself is an insert under a unique key (record and replay round): atomic on
+    // MongoDB and on FerretDB alike, whose conditional updates are not atomic across connections.
+    const claimId = `${recordId}#${current.replayCount}`;
+    try {
+      await this.#claims.insertOne({ _id: claimId, at: now });
+    } catch (error) {
+      if (!isDuplicateKeyError(error)) throw error;
+      const stale = await this.#claims.deleteOne({ _id: claimId, at: { $lt: new Date(now.getTime() - REPLAY_CLAIM_MS) } });
+      if (stale.deletedCount !== 1) return null;
+      return this.claimForReplay(recordId);
+    }
+    const claimed = await this.#records.findOneAndUpdate(
+      {
+        _id: recordId,
+        $or: [
+          { status: DeadLetterState.PENDING },
+          { status: DeadLetterState.REPLAYING, replayClaimedAt: { $lt: new Date(now.getTime() - REPLAY_CLAIM_MS) } },
+        ],
+      },
+      { $set: { status: DeadLetterState.REPLAYING, replayClaimedAt: now } },
+      { returnDocument: 'after' },
+    );
+    // Not claimable after all (replayed meanwhile): leave no claim behind for a later round.
+    if (!claimed) await this.#claims.deleteOne({ _id: claimId });
+    return claimed;
+  }
+
+  /** Lets go of a claimed record without replaying it. */
+  async releaseReplay(recordId: string): Promise<void> {
+    const record = await this.#records.findOneAndUpdate(
+      { _id: recordId, status: DeadLetterState.REPLAYING },
+      { $set: { status: DeadLetterState.PENDING } },
+      { returnDocument: 'after' },
+    );
+    if (record) await this.#claims.deleteOne({ _id: `${recordId}#${record.replayCount}` });
+  }
+
+  /** Records that the dead letter went back to the main queue as `jobId`, and drops its DLQ job. */
+  async markReplayed(record: DeadLetterRecord, jobId: string): Promise<void> {
     await this.#records.updateOne(
-      { _id: recordId },
+      { _id: record._id },
       {
         $set: { status: DeadLetterState.REPLAYED },
         $inc: { replayCount: 1 },
         $push: { replays: { at: new Date(), jobId } },
       },
     );
+    await this.#removeQueued(record);
+  }
+
+  /** The event was routed after all: nothing to replay, the dead letter is closed. */
+  async markResolved(record: DeadLetterRecord): Promise<void> {
+    await this.#records.updateOne({ _id: record._id }, { $set: { status: DeadLetterState.RESOLVED } });
+    await this.#removeQueued(record);
+  }
+
+  async #removeQueued(record: DeadLetterRecord): Promise<void> {
+    await this.queue.remove(`${jobIdFor(record._id)}-d${record.replayCount}`).catch(() => 0);
+  }
+
+  /** PENDING dead letters, for stats. */
+  async pendingCount(): Promise<number> {
+    return this.#records.countDocuments({ status: DeadLetterState.PENDING });
   }
 
   async close(): Promise<void> {
     await this.queue.close();
+  }
+}
+
+function toQuery(filter: DeadLetterFilter): Filter<DeadLetterRecord> {
+  const query: Filter<DeadLetterRecord> = { status: filter.status ?? DeadLetterState.PENDING };
+  if (filter.eventIds?.length) query.eventId = { $in: filter.eventIds };
+  if (filter.source) query.source = filter.source;
+  if (filter.eventType) query.eventType = filter.eventType;
+  if (filter.reason) query.reason = filter.reason;
+  if (filter.failedFrom || filter.failedTo) {
+    query.lastFailedAt = {
+      ...(filter.failedFrom ? { $gte: filter.failedFrom } : {}),
+      ...(filter.failedTo ? { $lte: filter.failedTo } : {}),
+    };
+  }
+  return query;
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [Date, string] {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(at);
+    if (Number.isNaN(date.getTime()) || typeof id !== 'string') throw new Error('bad cursor');
+    return [date, id];
+  } catch (error) {
+    throw new ValidationError([{ path: 'cursor', message: 'not a cursor this API returned' }], { cause: error });
   }
 }

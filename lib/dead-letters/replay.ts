@@ -1,14 +1,38 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import { ValidationError } from '../errors';
 import { EventStatus } from '../events/status';
 import type { Ledger } from '../ledger/ledger';
 import type { EventQueue } from '../queue/event-queue';
 import { jobIdFor } from '../queue/names';
-import type { DeadLetterStore } from './dead-letter-store';
+import { DeadLetterReason, type DeadLetterFilter, type DeadLetterStore } from './dead-letter-store';
 
-export interface ReplayRequest {
-  /** At most this many dead letters are looked at. */
-  limit: number;
-  /** Report what would be replayed and change nothing. */
-  dryRun: boolean;
+/**
+ * What an operator asks a replay for, the same from `serverless invoke local -f replay --data`
+ * and from `POST /v1/ops/dlq/replay`. Every selector narrows; none selects every pending one.
+ */
+export const replayRequestSchema = z.strictObject({
+  ids: z.array(z.string().min(1)).max(10_000).optional(),
+  source: z.string().min(1).optional(),
+  eventType: z.string().min(1).optional(),
+  reason: z.enum(Object.values(DeadLetterReason) as [DeadLetterReason, ...DeadLetterReason[]]).optional(),
+  failedFrom: z.iso.datetime({ offset: true }).optional(),
+  failedTo: z.iso.datetime({ offset: true }).optional(),
+  all: z.boolean().optional(),
+  limit: z.coerce.number().int().min(1).max(100_000).default(100),
+  dryRun: z.boolean().default(false),
+  /** Events per second put back on the main queue; defaults to REPLAY_RATE_PER_SECOND. */
+  ratePerSecond: z.coerce.number().positive().max(10_000).optional(),
+});
+export type ReplayRequest = z.input<typeof replayRequestSchema>;
+
+/** Parses a replay request, with field errors a 400 can list. */
+export function parseReplayRequest(input: unknown): z.output<typeof replayRequestSchema> {
+  const result = replayRequestSchema.safeParse(input ?? {});
+  if (!result.success) {
+    throw new ValidationError(result.error.issues.map((issue) => ({ path: issue.path.join('.') || '(body)', message: issue.message })));
+  }
+  return result.data;
 }
 
 export interface ReplayedEvent {
@@ -20,48 +44,84 @@ export interface ReplayedEvent {
 
 export interface ReplayReport {
   dryRun: boolean;
+  /** Replayed (or, in a dry run, would be). */
   replayed: ReplayedEvent[];
   skipped: Array<ReplayedEvent & { why: string }>;
+  /** Achieved pace, events per second (0 in a dry run). */
+  ratePerSecond: number;
 }
 
 export interface ReplayDependencies {
   deadLetters: DeadLetterStore;
   events: EventQueue;
   ledger: Ledger;
+  /** Default pace when the request gives none. */
+  defaultRatePerSecond: number;
+}
+
+function toFilter(request: z.output<typeof replayRequestSchema>): DeadLetterFilter {
+  return {
+    ...(request.ids ? { eventIds: request.ids } : {}),
+    ...(request.source ? { source: request.source } : {}),
+    ...(request.eventType ? { eventType: request.eventType } : {}),
+    ...(request.reason ? { reason: request.reason } : {}),
+    ...(request.failedFrom ? { failedFrom: new Date(request.failedFrom) } : {}),
+    ...(request.failedTo ? { failedTo: new Date(request.failedTo) } : {}),
+  };
 }
 
 /**
- * Moves dead letters back to the main queue, oldest first. Each replay gets a job id of its
- * own round (`…-r<n>`), so running the same replay twice adds nothing twice; an event the
- * ledger already shows ROUTED is dropped from the dead letters instead of being routed again.
+ * Moves the selected dead letters back to the main queue, oldest failure first, at most
+ * `ratePerSecond` a second. Each record is taken atomically before it is replayed, so two
+ * replays running at once replay it once; each replay round has a job id of its own
+ * (`…-r<n>`), so a retried replay adds nothing twice. An event the ledger already shows ROUTED
+ * is not routed again: its dead letter is closed as RESOLVED. Replayed events keep their
+ * correlation id; the replay is recorded on the dead letter and the ledger entry.
  *
  * @example
- * await replayDeadLetters({ limit: 10, dryRun: true }, deps); // { dryRun: true, replayed: [...] }
+ * await replayDeadLetters(parseReplayRequest({ source: 'dhl', limit: 10, dryRun: true }), deps);
  */
-export async function replayDeadLetters(request: ReplayRequest, deps: ReplayDependencies): Promise<ReplayReport> {
-  const report: ReplayReport = { dryRun: request.dryRun, replayed: [], skipped: [] };
-  const jobs = await deps.deadLetters.queue.getJobs(['waiting'], 0, Math.max(0, request.limit - 1), true);
-  for (const job of jobs) {
-    const { recordId, item } = job.data;
-    const record = await deps.deadLetters.findRecord(recordId);
-    const key = item.event.idempotencyKey;
-    const base = { eventId: item.event.eventId, idempotencyKey: key, reason: record?.reason ?? 'UNKNOWN' };
-    const ledgerEntry = await deps.ledger.findByKey(key);
-    if (ledgerEntry?.status === EventStatus.ROUTED) {
-      report.skipped.push({ ...base, why: 'already routed' });
-      if (!request.dryRun) await job.remove();
-      continue;
-    }
+export async function replayDeadLetters(
+  request: z.output<typeof replayRequestSchema>,
+  deps: ReplayDependencies,
+): Promise<ReplayReport> {
+  const rate = request.ratePerSecond ?? deps.defaultRatePerSecond;
+  const report: ReplayReport = { dryRun: request.dryRun, replayed: [], skipped: [], ratePerSecond: 0 };
+  const { items } = await deps.deadLetters.list(toFilter(request), { limit: request.limit });
+  const started = performance.now();
+  for (const selected of items) {
+    const base = { eventId: selected.eventId, idempotencyKey: selected.idempotencyKey, reason: selected.reason };
     if (request.dryRun) {
       report.replayed.push(base);
       continue;
     }
-    const jobId = `${jobIdFor(key)}-r${(record?.replayCount ?? 0) + 1}`;
-    await deps.ledger.markQueuedForReplay(key);
-    await deps.events.enqueue(item, jobId);
-    await deps.deadLetters.markReplayed(recordId, jobId);
-    await job.remove();
-    report.replayed.push({ ...base, jobId });
+    const record = await deps.deadLetters.claimForReplay(selected._id);
+    if (!record) {
+      report.skipped.push({ ...base, why: 'taken by another replay' });
+      continue;
+    }
+    try {
+      const entry = await deps.ledger.findByKey(record.idempotencyKey);
+      if (entry?.status === EventStatus.ROUTED) {
+        await deps.deadLetters.markResolved(record);
+        report.skipped.push({ ...base, why: 'already routed' });
+        continue;
+      }
+      // Pace: the n-th replayed event goes out no sooner than n / rate seconds after the start.
+      const due = started + (report.replayed.length * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const jobId = `${jobIdFor(record.idempotencyKey)}-r${record.replayCount + 1}`;
+      await deps.ledger.markQueuedForReplay(record.idempotencyKey, jobId);
+      await deps.events.enqueue(record.item, jobId);
+      await deps.deadLetters.markReplayed(record, jobId);
+      report.replayed.push({ ...base, jobId });
+    } catch (error) {
+      await deps.deadLetters.releaseReplay(record._id).catch(() => undefined);
+      throw error;
+    }
   }
+  const seconds = (performance.now() - started) / 1000;
+  report.ratePerSecond = !request.dryRun && seconds > 0 && report.replayed.length > 1 ? Number(((report.replayed.length - 1) / seconds).toFixed(1)) : 0;
   return report;
 }

@@ -4,6 +4,7 @@ import {
   BacklogFullError,
   EventNotFoundError,
   MalformedBodyError,
+  OperatorAuthError,
   PayloadTooLargeError,
   QueueUnavailableError,
   SignatureError,
@@ -29,7 +30,7 @@ export function replyForError(error: unknown): HttpReply {
     return problem(400, 'VALIDATION_FAILED', error.message, { details: error.issues });
   }
   if (error instanceof MalformedBodyError) return problem(400, 'MALFORMED_BODY', error.message);
-  if (error instanceof SignatureError) return problem(401, 'UNAUTHORIZED', error.message);
+  if (error instanceof SignatureError || error instanceof OperatorAuthError) return problem(401, 'UNAUTHORIZED', error.message);
   if (error instanceof EventNotFoundError) return problem(404, 'NOT_FOUND', error.message);
   if (error instanceof PayloadTooLargeError) return problem(413, 'PAYLOAD_TOO_LARGE', error.message);
   if (error instanceof UnsupportedMediaTypeError) return problem(415, 'UNSUPPORTED_MEDIA_TYPE', error.message);

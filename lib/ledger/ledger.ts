@@ -36,6 +36,7 @@ export interface LedgerEntry {
   routing?: RoutingDecision;
   deadLetteredAt?: Date;
   replayCount?: number;
+  replays?: Array<{ at: Date; jobId: string }>;
 }
 
 /** Why a claim did not give this worker the event. */
@@ -67,9 +68,10 @@ export interface Ledger {
   markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void>;
   markDeadLettered(key: string, failure: FailureRecord | null): Promise<void>;
   releaseClaim(key: string, owner: string, nextAttemptAt: Date): Promise<void>;
-  markQueuedForReplay(key: string): Promise<void>;
+  markQueuedForReplay(key: string, jobId: string): Promise<void>;
   findByEventId(eventId: string): Promise<LedgerEntry | null>;
   findByKey(key: string): Promise<LedgerEntry | null>;
+  countByStatus(): Promise<Record<string, number>>;
 }
 
 /** The MongoDB adapter of {@link Ledger}. */
@@ -198,11 +200,16 @@ export class MongoLedger implements Ledger {
     );
   }
 
-  /** Makes a dead-lettered event claimable again, with a fresh attempt budget. */
-  async markQueuedForReplay(key: string): Promise<void> {
+  /** Makes a dead-lettered event claimable again, with a fresh attempt budget, and records the replay. */
+  async markQueuedForReplay(key: string, jobId: string): Promise<void> {
+    const now = new Date();
     await this.#ledger.updateOne(
       { _id: key, status: EventStatus.DEAD_LETTERED },
-      { $set: { status: EventStatus.QUEUED, attempts: 0, updatedAt: new Date() }, $inc: { replayCount: 1 } },
+      {
+        $set: { status: EventStatus.QUEUED, attempts: 0, nextAttemptAt: null, updatedAt: now },
+        $inc: { replayCount: 1 },
+        $push: { replays: { at: now, jobId } },
+      },
     );
   }
 
@@ -212,5 +219,10 @@ export class MongoLedger implements Ledger {
 
   async findByKey(key: string): Promise<LedgerEntry | null> {
     return this.#ledger.findOne({ _id: key });
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    const groups = await this.#ledger.aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]).toArray();
+    return Object.fromEntries(groups.map((group) => [group._id, group.count]));
   }
 }

@@ -21,6 +21,7 @@ export interface EventStatusView {
   routedAt?: string;
   deadLetteredAt?: string;
   replayCount?: number;
+  replays?: Array<{ at: string; jobId: string }>;
 }
 
 export interface StatusDependencies {
@@ -47,6 +48,7 @@ function fromLedger(entry: LedgerEntry): EventStatusView {
     routedAt: iso(entry.routedAt),
     deadLetteredAt: iso(entry.deadLetteredAt),
     replayCount: entry.replayCount ?? 0,
+    replays: (entry.replays ?? []).map((r) => ({ at: r.at.toISOString(), jobId: r.jobId })),
   };
 }
 

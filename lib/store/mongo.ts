@@ -5,6 +5,8 @@ export const Collections = {
   ledger: 'ledger',
   shipments: 'shipments',
   deadLetters: 'dead_letters',
+  /** One document per dead letter and replay round: the atomic claim of a replay. */
+  replayClaims: 'dead_letter_replays',
 } as const;
 
 /**
@@ -31,6 +33,9 @@ export async function ensureIndexes(db: Db): Promise<void> {
     db.collection(Collections.ledger).createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updatedAt' }),
     db.collection(Collections.deadLetters).createIndex({ status: 1, lastFailedAt: 1 }, { name: 'status_lastFailedAt' }),
     db.collection(Collections.deadLetters).createIndex({ eventId: 1 }, { name: 'eventId' }),
+    db.collection(Collections.deadLetters).createIndex({ source: 1, lastFailedAt: 1 }, { name: 'source_lastFailedAt' }),
+    db.collection(Collections.deadLetters).createIndex({ eventType: 1, lastFailedAt: 1 }, { name: 'eventType_lastFailedAt' }),
+    db.collection(Collections.deadLetters).createIndex({ reason: 1, lastFailedAt: 1 }, { name: 'reason_lastFailedAt' }),
   ]);
 }
 

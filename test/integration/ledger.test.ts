@@ -74,7 +74,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
     await ledger.markDeadLettered(key, { attempt: 1, error: 'PayloadConflictError', message: 'x' });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('dead-lettered');
-    await ledger.markQueuedForReplay(key);
+    await ledger.markQueuedForReplay(key, 'job-r1');
     expect((await ledger.findByEventId(item.event.eventId))?.status).toBe('QUEUED');
     expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).toMatchObject({ kind: 'claimed', entry: { attempts: 1, replayCount: 1 } });
   });

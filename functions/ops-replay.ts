@@ -1,0 +1,30 @@
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import { opsConfig } from '../lib/config';
+import { DeadLetterStore } from '../lib/dead-letters/dead-letter-store';
+import { parseReplayRequest, replayDeadLetters } from '../lib/dead-letters/replay';
+import { httpHandler } from '../lib/http/http-handler';
+import { jsonReply } from '../lib/http/reply';
+import { requireApiKey } from '../lib/http/require-api-key';
+import { withoutPrototypeKeys } from '../lib/http/verify-signed-body';
+import { sharedConfig, sharedDb, sharedEventQueue, sharedRedis } from '../lib/infrastructure';
+import { MongoLedger } from '../lib/ledger/ledger';
+import { createLogger } from '../lib/logger';
+
+const logger = createLogger('ops-replay');
+const config = opsConfig();
+
+/** POST /v1/ops/dlq/replay: the same replay as the `replay` function, over HTTP. */
+export const handler = httpHandler(logger, async (event) => {
+  const request = parseReplayRequest(event.body ?? {});
+  const db = await sharedDb();
+  const report = await replayDeadLetters(request, {
+    deadLetters: new DeadLetterStore(db, sharedRedis('producer'), sharedConfig().queuePrefix),
+    events: sharedEventQueue(),
+    ledger: new MongoLedger(db),
+    defaultRatePerSecond: config.replayRatePerSecond,
+  });
+  logger.info('replay finished', { dryRun: report.dryRun, replayed: report.replayed.length, skipped: report.skipped.length });
+  return jsonReply(200, report);
+})
+  .use(requireApiKey({ keys: config.apiKeys }))
+  .use(httpJsonBodyParser({ reviver: withoutPrototypeKeys }));
