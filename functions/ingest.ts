@@ -49,6 +49,6 @@ export const handler = httpHandler(logger, async (event, context) => {
     scheme: verified?.scheme,
   });
   return jsonReply(202, receipt);
-})
+}, { metrics: { namespace: 'CourierEventGateway', serviceName: 'ingest', flushIntervalMs: config.metricsFlushMs } })
   .use(verifySignedBody(config))
   .use(httpJsonBodyParser({ reviver: withoutPrototypeKeys }));

@@ -56,6 +56,8 @@ const ingestSchema = z.object({
   SIGNATURE_TOLERANCE_SECONDS: int(300, 1),
   MAX_BODY_BYTES: int(256 * 1024, 1),
   ENQUEUE_TIMEOUT_MS: int(1500, 50),
+  /** Reply counts (EMF metrics) are published at most this often per function instance. */
+  METRICS_FLUSH_MS: int(10_000, 0),
 });
 
 const workerSchema = z.object({
@@ -74,6 +76,8 @@ const workerSchema = z.object({
   BREAKER_COOLDOWN_MS: int(10_000, 1),
   /** Times a job may be orphaned by a crashed worker and come back before BullMQ fails it. */
   MAX_STALLED_COUNT: int(20, 1),
+  /** Port of the worker's Prometheus endpoint (GET /metrics); 0 turns it off. */
+  METRICS_PORT: int(9464),
 });
 
 const opsSchema = z.object({
@@ -106,6 +110,7 @@ export interface IngestConfig {
   toleranceSeconds: number;
   maxBodyBytes: number;
   enqueueTimeoutMs: number;
+  metricsFlushMs: number;
 }
 
 export interface WorkerConfig {
@@ -117,6 +122,7 @@ export interface WorkerConfig {
   routing: { latencyMs: number; failureRate: number; timeoutMs: number };
   breaker: { failureThreshold: number; cooldownMs: number };
   maxStalledCount: number;
+  metricsPort: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -155,6 +161,7 @@ export function ingestConfig(env: Env = process.env): IngestConfig {
     toleranceSeconds: parsed.SIGNATURE_TOLERANCE_SECONDS,
     maxBodyBytes: parsed.MAX_BODY_BYTES,
     enqueueTimeoutMs: parsed.ENQUEUE_TIMEOUT_MS,
+    metricsFlushMs: parsed.METRICS_FLUSH_MS,
   };
 }
 
@@ -178,6 +185,7 @@ export function workerConfig(env: Env = process.env): WorkerConfig {
     },
     breaker: { failureThreshold: parsed.BREAKER_FAILURE_THRESHOLD, cooldownMs: parsed.BREAKER_COOLDOWN_MS },
     maxStalledCount: parsed.MAX_STALLED_COUNT,
+    metricsPort: parsed.METRICS_PORT,
   };
 }
 

@@ -11,6 +11,7 @@ import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breake
 import { SimulatedRoutingService } from '../routing/simulated-routing-service';
 import { MongoShipmentStore } from '../shipments/shipment-store';
 import { BACKOFF_STRATEGY, backoffDelay } from './backoff';
+import type { ProcessorMetrics } from './metrics';
 import { createEventProcessor, RetryScheduledError, type ProcessOutcome } from './process-event';
 
 export interface EventWorkerOptions {
@@ -20,6 +21,7 @@ export interface EventWorkerOptions {
   prefix: string;
   logger: Logger;
   workerId: string;
+  metrics?: ProcessorMetrics;
 }
 
 export interface EventWorker {
@@ -49,6 +51,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
     workerId: options.workerId,
     leaseMs: config.leaseMs,
     backoff: config.backoff,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const worker = new Worker<QueuedEvent, ProcessOutcome>(EVENTS_QUEUE, processor, {
     connection: redis,

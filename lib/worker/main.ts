@@ -4,7 +4,12 @@ import { connectionConfig, workerConfig } from '../config';
 import { createLogger } from '../logger';
 import { createRedis } from '../queue/redis';
 import { connectMongo, ensureIndexes } from '../store/mongo';
+import { Queue } from 'bullmq';
+import { EVENTS_QUEUE } from '../queue/names';
+import { BreakerState } from '../routing/circuit-breaker';
+import { DeadLetterStore } from '../dead-letters/dead-letter-store';
 import { startEventWorker } from './event-worker';
+import { serveMetrics, WorkerMetrics } from './metrics';
 
 /**
  * The long-running worker process: `npm run worker` in development, `dist/worker.js` in
@@ -20,7 +25,20 @@ async function main(): Promise<void> {
   const db = mongo.db(connection.mongoDb);
   await ensureIndexes(db);
   const workerId = `${hostname()}-${process.pid}`;
-  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId });
+  const eventsQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: connection.queuePrefix });
+  const deadLetterRecords = new DeadLetterStore(db, redis, connection.queuePrefix);
+  const breakerLevels = { [BreakerState.CLOSED]: 0, [BreakerState.HALF_OPEN]: 1, [BreakerState.OPEN]: 2 } as const;
+  let breakerState: () => number = () => 0;
+  const metrics = new WorkerMetrics({
+    queueCounts: () => eventsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
+    deadLetters: () => deadLetterRecords.pendingCount(),
+    breakerState: () => breakerState(),
+  });
+  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics });
+  breakerState = () => breakerLevels[eventWorker.breaker.state];
+  const metricsServer = config.metricsPort > 0
+      ? serveMetrics(metrics, config.metricsPort, (error) => logger.error('metrics endpoint unavailable', { error: error.message }))
+      : undefined;
   await eventWorker.worker.waitUntilReady();
   logger.info('worker started', {
     workerId,
@@ -28,6 +46,7 @@ async function main(): Promise<void> {
     rateLimitPerSecond: config.rateLimitPerSecond,
     routingLatencyMs: config.routing.latencyMs,
     routingFailureRate: config.routing.failureRate,
+    metricsPort: config.metricsPort,
   });
 
   let stopping = false;
@@ -46,6 +65,8 @@ async function main(): Promise<void> {
       // Jobs still in flight keep their lock until it expires; BullMQ's stalled check hands them to another worker.
       logger.warn('drain time exceeded; in-flight jobs will be picked up by another worker');
     }
+    metricsServer?.close();
+    await Promise.allSettled([eventsQueue.close(), deadLetterRecords.close()]);
     await Promise.allSettled([redis.quit(), mongo.close()]);
     logger.info('worker stopped', { drained });
     process.exit(0);

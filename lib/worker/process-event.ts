@@ -10,6 +10,7 @@ import type { RoutingDecision, RoutingService } from '../routing/types';
 import type { ApplyOutcome, ShipmentStore } from '../shipments/shipment-store';
 import { backoffDelay, type BackoffPolicy } from './backoff';
 import { classifyFailure, FailureAction } from './classify-failure';
+import type { AttemptOutcome, ProcessorMetrics } from './metrics';
 
 export interface ProcessorDependencies {
   ledger: Ledger;
@@ -23,6 +24,7 @@ export interface ProcessorDependencies {
   workerId: string;
   leaseMs: number;
   backoff: BackoffPolicy;
+  metrics?: ProcessorMetrics;
 }
 
 export type ProcessOutcome =
@@ -71,7 +73,25 @@ function describe(error: unknown, attempt: number): FailureRecord {
  * attempt, or dead-lettered (recorded in Mongo and the Redis DLQ before the job fails).
  */
 export function createEventProcessor(deps: ProcessorDependencies) {
+  const attempt = createAttempt(deps);
   return async function processEvent(job: Job<QueuedEvent>, token?: string): Promise<ProcessOutcome> {
+    const started = performance.now();
+    let outcome: AttemptOutcome = 'retry';
+    try {
+      const result = await attempt(job, token);
+      outcome = result.outcome === 'already-dead-lettered' ? 'already_dead_lettered' : result.outcome;
+      return result;
+    } catch (error) {
+      outcome = error instanceof DelayedError ? 'delayed' : error instanceof UnrecoverableError ? 'dead_lettered' : 'retry';
+      throw error;
+    } finally {
+      deps.metrics?.attemptFinished(outcome, (performance.now() - started) / 1000);
+    }
+  };
+}
+
+function createAttempt(deps: ProcessorDependencies) {
+  return async function attemptEvent(job: Job<QueuedEvent>, token?: string): Promise<ProcessOutcome> {
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     const owner = `${deps.workerId}/${token ?? job.id}`;
@@ -104,7 +124,12 @@ export function createEventProcessor(deps: ProcessorDependencies) {
           claimed = claim.entry;
       }
       const shipment = await deps.shipments.getShipment(item.event.payload.shipmentId);
-      const routing = await deps.routing.route({ event: item.event, shipment });
+      const routingStarted = performance.now();
+      const routing = await deps.routing.route({ event: item.event, shipment }).catch((error: unknown) => {
+        deps.metrics?.routingCall('error', (performance.now() - routingStarted) / 1000);
+        throw error;
+      });
+      deps.metrics?.routingCall('ok', (performance.now() - routingStarted) / 1000);
       const applied = await deps.shipments.applyEvent(item.event, routing);
       if (!(await deps.ledger.markRouted(key, owner, routing))) {
         log.warn('lease expired before completion; the shipment update is idempotent, another worker completes it');

@@ -20,6 +20,7 @@ describe('the ingest endpoint', () => {
     BACKLOG_CACHE_MS: '0',
     BACKLOG_RETRY_AFTER_SECONDS: '9',
     POWERTOOLS_LOG_LEVEL: 'INFO',
+    METRICS_FLUSH_MS: '0',
   });
   let accepted = 0;
   let offline: RunningProcess;
@@ -170,6 +171,13 @@ describe('the ingest endpoint', () => {
     for (const secret of [TEST_SECRET, 'previous-secret', 'dhl-secret', whsec, headers['x-signature']!.slice(7), marker]) {
       expect(logs).not.toContain(secret);
     }
+  });
+
+  it('publishes reply counts by status code as CloudWatch embedded metrics', () => {
+    const lines = offline.output().split('\n').filter((line) => line.includes('"_aws"') && line.includes('"Replies"'));
+    const statuses = new Set(lines.map((line) => (JSON.parse(line) as { statusCode: string }).statusCode));
+    for (const status of ['202', '400', '401', '413', '415']) expect(statuses).toContain(status);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'CourierEventGateway' }] }, Replies: expect.any(Number) });
   });
 
   it('answers 429 with Retry-After once the backlog passes its bound, and queues nothing more', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/local-services';
 import { sampleEvent } from '../../scripts/sample-event';
 import { runCommand, type RunningProcess } from '../support/processes';
 import { getStatus, isolatedEnv, postEvent, startOffline, startWorker, waitForState } from '../support/stack';
@@ -30,7 +31,8 @@ describe('the pipeline, end to end', () => {
   });
 
   it('routes signed events posted to the emulated API Gateway and shows them ROUTED', async () => {
-    worker = await startWorker(env);
+    const metricsPort = await freePort();
+    worker = await startWorker({ ...env, METRICS_PORT: String(metricsPort) });
     const posted = await Promise.all(Array.from({ length: 20 }, () => postEvent(baseUrl)));
     for (const { response, json, event } of posted) {
       expect(response.status).toBe(202);
@@ -42,6 +44,13 @@ describe('the pipeline, end to end', () => {
       expect(view).toMatchObject({ attempts: 1, source: 'dhl', routing: { lane: 'standard' } });
       expect(typeof (view.routing as { hub: string }).hub).toBe('string');
     }
+    // The worker's Prometheus endpoint counted them.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const routed = Number(/gateway_event_attempts_total\{outcome="routed"\} (\d+)/.exec(metrics)?.[1]);
+    expect(routed).toBeGreaterThanOrEqual(20);
+    expect(metrics).toContain('gateway_routing_seconds_bucket');
+    expect(metrics).toMatch(/gateway_queue_jobs\{state="completed"\} \d+/);
+    expect(metrics).toContain('gateway_routing_breaker_state 0');
     await worker.stop();
     worker = undefined;
   });

@@ -20,6 +20,8 @@ export function isolatedEnv(name: string, extra: Record<string, string> = {}): R
     QUEUE_PREFIX: `t_${id}`,
     WEBHOOK_SECRETS: TEST_SECRET,
     POWERTOOLS_LOG_LEVEL: 'WARN',
+    // Several workers run in one test run: no fixed metrics port unless a test asks for one.
+    METRICS_PORT: '0',
     ...extra,
   };
 }
