@@ -12,7 +12,25 @@ interface Resource {
 /** What `npx serverless package` produces for a deploy, checked without an AWS account. */
 describe('the deployable package', () => {
   const out = mkdtempSync(join(tmpdir(), 'gateway-package-'));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const iamOut = mkdtempSync(join(tmpdir(), 'gateway-package-iam-'));
+  afterAll(() => {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(iamOut, { recursive: true, force: true });
+  });
+
+  it('can put the operator routes, and only those, behind AWS IAM', async () => {
+    const result = await runCommand('npx', ['serverless', 'package', '--package', iamOut, '--param=opsAuth=iam'], {});
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    const template = JSON.parse(readFileSync(join(iamOut, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+      Resources: Record<string, Resource>;
+    };
+    const auth = Object.fromEntries(
+      Object.values(template.Resources)
+        .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+        .map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType ?? 'NONE']),
+    );
+    expect(auth).toMatchObject({ 'GET /v1/ops/stats': 'AWS_IAM', 'GET /v1/ops/dlq': 'AWS_IAM', 'POST /v1/ops/dlq/replay': 'AWS_IAM', 'POST /v1/events': 'NONE' });
+  });
 
   it('packages offline into a CloudFormation template with every function and route', async () => {
     const result = await runCommand('npx', ['serverless', 'package', '--package', out], {});
