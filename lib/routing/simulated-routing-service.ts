@@ -12,6 +12,8 @@ export interface SimulatedRoutingOptions {
   timeoutMs: number;
   /** Injectable randomness for unit tests. */
   random?: () => number;
+  /** A failure rate set at run time (the load test's), overriding `failureRate` while defined. */
+  failureRateOverride?: () => number | undefined;
 }
 
 const HUBS = ['AMS-1', 'FRA-2', 'LHR-3', 'MAD-4', 'WAW-5'] as const;
@@ -25,11 +27,12 @@ export class SimulatedRoutingService implements RoutingService {
   readonly #options: Required<SimulatedRoutingOptions>;
 
   constructor(options: SimulatedRoutingOptions) {
-    this.#options = { random: Math.random, ...options };
+    this.#options = { random: Math.random, failureRateOverride: () => undefined, ...options };
   }
 
   async route(request: RoutingRequest): Promise<RoutingDecision> {
-    const { latencyMs, failureRate, timeoutMs, random } = this.#options;
+    const { latencyMs, timeoutMs, random } = this.#options;
+    const failureRate = this.#options.failureRateOverride() ?? this.#options.failureRate;
     if (latencyMs > timeoutMs) {
       await sleep(timeoutMs);
       throw new TransientRoutingError(`routing service timed out after ${timeoutMs} ms`);

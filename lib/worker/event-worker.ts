@@ -8,6 +8,7 @@ import type { QueuedEvent } from '../events/schema';
 import { MongoLedger } from '../ledger/ledger';
 import { EVENTS_QUEUE } from '../queue/names';
 import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breaker';
+import { RuntimeSettings } from '../routing/runtime-settings';
 import { SimulatedRoutingService } from '../routing/simulated-routing-service';
 import { MongoShipmentStore } from '../shipments/shipment-store';
 import { BACKOFF_STRATEGY, backoffDelay } from './backoff';
@@ -41,10 +42,15 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
   const { config, redis, db, prefix, logger } = options;
   const deadLetters = new DeadLetterStore(db, redis, prefix);
   const breaker = new CircuitBreaker(config.breaker);
+  const settings = new RuntimeSettings(redis, prefix);
+  void settings.refresh();
   const processor = createEventProcessor({
     ledger: new MongoLedger(db),
     shipments: new MongoShipmentStore(db),
-    routing: new GuardedRoutingService(new SimulatedRoutingService(config.routing), breaker),
+    routing: new GuardedRoutingService(
+      new SimulatedRoutingService({ ...config.routing, failureRateOverride: () => settings.routingFailureRate() }),
+      breaker,
+    ),
     breaker,
     deadLetters,
     logger,
@@ -79,6 +85,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
     deadLetters,
     close() {
       closing ??= (async () => {
+        settings.close();
         await worker.close();
         await deadLetters.close();
       })();

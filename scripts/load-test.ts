@@ -1,0 +1,318 @@
+/**
+ * `npm run load-test`: load a running gateway, then prove nothing was lost or applied twice.
+ *
+ *   npm run load-test -- [--url http://localhost:3000] [--requests 1000 | --duration 30]
+ *     [--connections 100] [--rate 0 (open-loop requests/s; 0 = closed loop)] [--duplicates 0.1]
+ *     [--failure-rate 0.2] [--drain-timeout 900] [--report docs/load-test-report.md]
+ *   npm run load-test:burst   # 20,000 events as fast as the gateway takes them, then the drain
+ *
+ * Every request is a validly signed event; a share are re-sends of earlier ones (duplicates).
+ * The routing failure rate is set on the running workers through their run-time settings
+ * (Redis hash `<QUEUE_PREFIX>:settings`) and cleared afterwards, so retries really happen.
+ * After the load it waits for the pipeline to drain and reconciles from Mongo and the queues;
+ * it exits 1 when any promise fails. It reads the gateway's own environment: WEBHOOK_SECRETS
+ * (signs with the first), REDIS_URL, MONGO_URL, MONGO_DB, QUEUE_PREFIX.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import { connectionConfig } from '../lib/config';
+import { EVENTS_QUEUE } from '../lib/queue/names';
+import { ROUTING_FAILURE_RATE_FIELD, settingsKey } from '../lib/routing/runtime-settings';
+import { Collections } from '../lib/store/mongo';
+import { sampleEvent, signedHeaders } from './sample-event';
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string', default: 'http://localhost:3000' },
+    requests: { type: 'string', default: '1000' },
+    duration: { type: 'string' },
+    connections: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '0' },
+    duplicates: { type: 'string', default: '0.1' },
+    'failure-rate': { type: 'string', default: '0.2' },
+    'drain-timeout': { type: 'string', default: '900' },
+    report: { type: 'string', default: 'docs/load-test-report.md' },
+    burst: { type: 'boolean', default: false },
+  },
+});
+
+const burst = args.burst;
+const requests = burst ? Math.max(20_000, Number(args.requests)) : Number(args.requests);
+const duration = args.duration ? Number(args.duration) : undefined;
+const connections = Number(args.connections);
+const rate = Number(args.rate);
+const duplicateShare = Number(args.duplicates);
+const failureRate = Number(args['failure-rate']);
+const drainTimeoutMs = Number(args['drain-timeout']) * 1000;
+const secret = (process.env.WEBHOOK_SECRETS ?? 'dev-secret-change-me').split(',')[0]!.trim();
+const runId = randomUUID().slice(0, 8);
+
+interface Sample {
+  at: number;
+  waiting: number;
+  active: number;
+  delayed: number;
+  settled: number;
+}
+
+async function main(): Promise<number> {
+  const connection = connectionConfig();
+  const redis = new Redis(connection.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: connection.queuePrefix });
+  const mongo = await MongoClient.connect(connection.mongoUrl, { serverSelectionTimeoutMS: 5000 });
+  const db = mongo.db(connection.mongoDb);
+
+  // --- the load ---------------------------------------------------------------------------
+  const bodies: Array<{ eventId: string; body: string }> = [];
+  const accepted = new Set<string>();
+  let duplicatesSent = 0;
+  let duplicatesFlagged = 0;
+  let issued = 0;
+  let warmUpRequests = 0;
+  await redis.hset(settingsKey(connection.queuePrefix), ROUTING_FAILURE_RATE_FIELD, String(failureRate));
+  const samples: Sample[] = [];
+  const started = Date.now();
+  let sampling = true;
+  const ids = () => bodies.map((b) => b.eventId);
+  const sampler = (async () => {
+    while (sampling) {
+      samples.push(await sample(queue, db, ids(), started));
+      await sleep(burst ? 5000 : 2000);
+    }
+  })();
+
+  // A first wave of one event per connection, so the emulator's cold starts (one per concurrent
+  // function instance) and the Redis connections are not in the figures. These events count.
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const eventId = `lt-${runId}-${bodies.length}`;
+      const body = JSON.stringify(sampleEvent({ eventId, source: 'loadtest', payload: { shipmentId: `LT-${runId}-S${bodies.length % 250}`, status: 'IN_TRANSIT' } }));
+      bodies.push({ eventId, body });
+      issued++;
+      const warm = await fetch(`${args.url}/v1/events`, { method: 'POST', headers: signedHeaders(secret, body), body });
+      if (warm.status !== 202) throw new Error(`the gateway refused a warm-up event: ${warm.status} ${await warm.text()}`);
+      accepted.add(eventId);
+    }),
+  );
+  warmUpRequests = connections;
+
+  const result = await autocannon({
+    url: `${args.url}/v1/events`,
+    connections,
+    ...(duration ? { duration } : { amount: requests }),
+    ...(rate > 0 ? { overallRate: rate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (request, context) => {
+          issued++;
+          let body: string;
+          let eventId: string;
+          // A duplicate re-sends an event already issued, with a fresh signature.
+          if (bodies.length > 0 && Math.random() < duplicateShare) {
+            ({ body, eventId } = bodies[Math.floor(Math.random() * bodies.length)]!);
+            duplicatesSent++;
+          } else {
+            eventId = `lt-${runId}-${bodies.length}`;
+            const shipment = `LT-${runId}-S${bodies.length % 250}`;
+            body = JSON.stringify(sampleEvent({ eventId, source: 'loadtest', occurredAt: new Date().toISOString(), payload: { shipmentId: shipment, status: 'IN_TRANSIT' } }));
+            bodies.push({ eventId, body });
+          }
+          (context as Record<string, unknown>).eventId = eventId;
+          return { ...request, body, headers: signedHeaders(secret, body) };
+        },
+        onResponse: (status, body, context) => {
+          if (status !== 202) return;
+          accepted.add(String((context as Record<string, unknown>).eventId));
+          if (body.includes('"duplicate":true')) duplicatesFlagged++;
+        },
+      },
+    ],
+  });
+  const loadEnded = Date.now();
+
+  // --- the drain --------------------------------------------------------------------------
+  const expected = [...accepted];
+  let settledAt = 0;
+  while (Date.now() - loadEnded < drainTimeoutMs) {
+    const counts = await terminalCounts(db, expected);
+    if (counts.routed + counts.deadLettered === expected.length) {
+      settledAt = Date.now();
+      break;
+    }
+    await sleep(1000);
+  }
+  sampling = false;
+  await sampler;
+  samples.push(await sample(queue, db, ids(), started));
+  await redis.hdel(settingsKey(connection.queuePrefix), ROUTING_FAILURE_RATE_FIELD);
+
+  // --- reconciliation -----------------------------------------------------------------------
+  const recon = await reconcile(db, expected, `LT-${runId}-`);
+  const codes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, (stat as { count: number }).count]));
+  const non2xx = result.non2xx + result.errors + result.timeouts;
+  const checks: Array<[string, boolean]> = [
+    ['zero non-2xx replies, errors or timeouts', non2xx === 0],
+    ['accepted = ROUTED + DEAD_LETTERED, nothing in flight at the deadline', recon.inFlight === 0 && recon.routed + recon.deadLettered === expected.length],
+    ['zero lost (every accepted event has a ledger entry)', recon.lost === 0],
+    ['duplicates suppressed = duplicates sent (one ledger entry per event)', recon.ledgerEntries === expected.length],
+    ['zero events applied twice', recon.appliedTwice === 0],
+    ['retries observed', failureRate === 0 || recon.retriedEvents > 0],
+  ];
+  const passed = checks.every(([, ok]) => ok);
+
+  const report = renderReport({
+    result, codes, non2xx, issued, warmUpRequests, expected: expected.length, duplicatesSent, duplicatesFlagged, recon, checks, passed,
+    loadSeconds: (loadEnded - started) / 1000,
+    drainSeconds: settledAt ? (settledAt - loadEnded) / 1000 : undefined,
+    samples,
+    versions: await serverVersions(redis, db),
+  });
+  mkdirSync(dirname(args.report), { recursive: true });
+  writeFileSync(args.report, report);
+  console.log(report);
+  console.log(`${passed ? 'PASS' : 'FAIL'}: report written to ${args.report}`);
+
+  await queue.close();
+  redis.disconnect();
+  await mongo.close();
+  return passed ? 0 : 1;
+}
+
+async function sample(queue: Queue, db: ReturnType<MongoClient['db']>, eventIds: string[], started: number): Promise<Sample> {
+  const [counts, terminal] = await Promise.all([queue.getJobCounts('waiting', 'active', 'delayed'), terminalCounts(db, eventIds)]);
+  return { at: (Date.now() - started) / 1000, waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0, settled: terminal.routed + terminal.deadLettered };
+}
+
+async function terminalCounts(db: ReturnType<MongoClient['db']>, eventIds: string[]) {
+  if (eventIds.length === 0) return { routed: 0, deadLettered: 0 };
+  const groups = await db
+    .collection(Collections.ledger)
+    .aggregate<{ _id: string; n: number }>([{ $match: { eventId: { $in: eventIds } } }, { $group: { _id: '$status', n: { $sum: 1 } } }])
+    .toArray();
+  const by = Object.fromEntries(groups.map((g) => [g._id, g.n]));
+  return { routed: by.ROUTED ?? 0, deadLettered: by.DEAD_LETTERED ?? 0 };
+}
+
+async function reconcile(db: ReturnType<MongoClient['db']>, eventIds: string[], shipmentPrefix: string) {
+  const entries = await db.collection(Collections.ledger).find({ eventId: { $in: eventIds } }).toArray();
+  const byEvent = new Map<string, number>();
+  for (const entry of entries) byEvent.set(entry.eventId, (byEvent.get(entry.eventId) ?? 0) + 1);
+  const routed = entries.filter((e) => e.status === 'ROUTED').length;
+  const deadLettered = entries.filter((e) => e.status === 'DEAD_LETTERED').length;
+  const failedAttempts = entries.reduce((sum, e) => sum + (e.attemptHistory?.length ?? 0), 0);
+  const retriedEvents = entries.filter((e) => (e.attemptHistory?.length ?? 0) > 0).length;
+  const shipments = await db.collection(Collections.shipments).find({ _id: { $regex: `^${shipmentPrefix}` } as never }).toArray();
+  const appliedTwice = shipments.filter((s) => {
+    const applied = (s.history as Array<{ eventId: string }>).map((h) => h.eventId);
+    return new Set(applied).size !== applied.length;
+  }).length;
+  const dead = await db
+    .collection(Collections.deadLetters)
+    .aggregate<{ _id: string; n: number }>([{ $match: { eventId: { $in: eventIds } } }, { $group: { _id: '$reason', n: { $sum: 1 } } }])
+    .toArray();
+  return {
+    ledgerEntries: entries.length,
+    routed,
+    deadLettered,
+    inFlight: entries.length - routed - deadLettered,
+    lost: eventIds.filter((id) => !byEvent.has(id)).length,
+    appliedTwice,
+    failedAttempts,
+    retriedEvents,
+    deadLettersByReason: Object.fromEntries(dead.map((d) => [d._id, d.n])),
+  };
+}
+
+async function serverVersions(redis: Redis, db: ReturnType<MongoClient['db']>) {
+  const info = await redis.info('server');
+  const build = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Record<string, unknown>);
+  const ferret = (build as { ferretdbVersion?: string }).ferretdbVersion;
+  return {
+    redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
+    mongo: `${String((build as { version?: string }).version ?? 'unknown')}${ferret ? ` (FerretDB ${ferret})` : ''}`,
+  };
+}
+
+function renderReport(r: {
+  result: autocannon.Result;
+  codes: Record<string, number>;
+  non2xx: number;
+  issued: number;
+  warmUpRequests: number;
+  expected: number;
+  duplicatesSent: number;
+  duplicatesFlagged: number;
+  recon: Awaited<ReturnType<typeof reconcile>>;
+  checks: Array<[string, boolean]>;
+  passed: boolean;
+  loadSeconds: number;
+  drainSeconds: number | undefined;
+  samples: Sample[];
+  versions: { redis: string; mongo: string };
+}): string {
+  const l = r.result.latency as autocannon.Histogram & { p99_9?: number };
+  const step = Math.max(1, Math.ceil(r.samples.length / 30));
+  const rows = r.samples.filter((_, i) => i % step === 0 || i === r.samples.length - 1);
+  return `# Load test report
+
+${r.passed ? '**PASS**' : '**FAIL**'}: ${new Date().toISOString()}
+
+## Machine
+- ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory
+- Node ${process.version}; Redis ${r.versions.redis}; Mongo-wire server ${r.versions.mongo}
+
+## Command
+\`npm run ${burst ? 'load-test:burst' : 'load-test'} -- ${process.argv.slice(2).join(' ')}\`
+(${requests} requests${duration ? `, ${duration} s` : ''}, ${connections} connections, ${rate > 0 ? `open loop at ${rate}/s` : 'closed loop'}, ${(duplicateShare * 100).toFixed(0)} % duplicates, routing failure rate ${(failureRate * 100).toFixed(0)} %)
+
+## Latency and throughput (at the door)
+| p50 | p90 | p99 | p99.9 | max | mean |
+| --- | --- | --- | --- | --- | --- |
+| ${l.p50} ms | ${l.p90} ms | ${l.p99} ms | ${l.p99_9 ?? '-'} ms | ${l.max} ms | ${l.average} ms |
+
+Throughput: ${r.result.requests.average.toFixed(0)} requests/s on average (${r.result.requests.total} requests after a warm-up wave of ${r.warmUpRequests}, one per connection, which the latency figures leave out).
+
+Reply codes: ${Object.entries(r.codes).map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'}; errors ${r.result.errors}, timeouts ${r.result.timeouts}.
+
+## Reconciliation
+| check | value | result |
+| --- | --- | --- |
+| requests sent (${r.warmUpRequests} of them the warm-up wave) | ${r.issued} | |
+| unique events accepted (202) | ${r.expected} | |
+| ROUTED | ${r.recon.routed} | |
+| DEAD_LETTERED | ${r.recon.deadLettered} | |
+| still in flight at the deadline | ${r.recon.inFlight} | ${r.recon.inFlight === 0 ? 'ok' : 'FAIL'} |
+| lost | ${r.recon.lost} | ${r.recon.lost === 0 ? 'ok' : 'FAIL'} |
+| duplicates sent | ${r.duplicatesSent} | |
+| duplicates suppressed (ledger entries = unique events) | ${r.recon.ledgerEntries === r.expected ? r.duplicatesSent : `${r.recon.ledgerEntries} entries for ${r.expected} events`} | ${r.recon.ledgerEntries === r.expected ? 'ok' : 'FAIL'} |
+| of which flagged \`duplicate: true\` at the door | ${r.duplicatesFlagged} | |
+| events applied twice | ${r.recon.appliedTwice} | ${r.recon.appliedTwice === 0 ? 'ok' : 'FAIL'} |
+| events retried / failed attempts | ${r.recon.retriedEvents} / ${r.recon.failedAttempts} | |
+| dead letters by reason | ${JSON.stringify(r.recon.deadLettersByReason)} | |
+| time to drain after the load | ${r.drainSeconds === undefined ? 'not drained by the deadline' : `${r.drainSeconds.toFixed(1)} s`} | |
+
+${r.checks.map(([name, ok]) => `- ${ok ? 'PASS' : 'FAIL'}: ${name}`).join('\n')}
+
+## Queue depth over time
+| t (s) | waiting | active | delayed | settled (ROUTED + DEAD_LETTERED) |
+| --- | --- | --- | --- | --- |
+${rows.map((s) => `| ${s.at.toFixed(0)} | ${s.waiting} | ${s.active} | ${s.delayed} | ${s.settled} |`).join('\n')}
+`;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

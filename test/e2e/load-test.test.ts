@@ -1,0 +1,44 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, type RunningProcess } from '../support/processes';
+import { isolatedEnv, startOffline, startWorker } from '../support/stack';
+
+/**
+ * A short run of the load-test proof itself (`npm run load-test`) against a native stack, so the
+ * proof cannot silently rot: duplicates and routing failures on, reconciliation must pass.
+ */
+describe('the load test', () => {
+  const env = isolatedEnv('load', { ROUTING_LATENCY_MS: '50', BACKOFF_BASE_MS: '200', BACKOFF_MAX_MS: '1000', MAX_BACKLOG: '1000000' });
+  let offline: RunningProcess;
+  let worker: RunningProcess;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    ({ process: offline, baseUrl } = await startOffline(env));
+    worker = await startWorker(env);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await offline?.stop();
+  });
+
+  it('reconciles a run with duplicates and routing failures exactly, and writes its report', async () => {
+    const report = join(mkdtempSync(join(tmpdir(), 'load-')), 'report.md');
+    const run = await runCommand(
+      'npm',
+      ['run', '--silent', 'load-test', '--', '--url', baseUrl, '--requests', '300', '--connections', '25', '--duplicates', '0.1', '--failure-rate', '0.2', '--drain-timeout', '240', '--report', report],
+      env,
+      300_000,
+    );
+    expect(run.code, run.stdout.slice(-3000) + run.stderr.slice(-2000)).toBe(0);
+    const text = readFileSync(report, 'utf8');
+    expect(text).toContain('**PASS**');
+    for (const check of ['zero non-2xx', 'zero lost', 'duplicates suppressed = duplicates sent', 'zero events applied twice', 'retries observed']) {
+      expect(text).toMatch(new RegExp(`- PASS: ${check}`));
+    }
+    expect(text).toMatch(/\| lost \| 0 \| ok \|/);
+    expect(text).toContain('## Queue depth over time');
+  }, 360_000);
+});
