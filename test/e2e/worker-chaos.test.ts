@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -144,9 +147,6 @@ describe('the worker through dependency outages (servers of its own)', () => {
   });
 
   it('resumes by itself after Redis restarts mid-run, with nothing lost', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dataDir = mkdtempSync(join(tmpdir(), 'chaos-redis-'));
     await redis.stop();
     redis = await startRedis({ port: redis.port, dataDir });
@@ -166,9 +166,6 @@ describe('the worker through dependency outages (servers of its own)', () => {
   }, 300_000);
 
   it('waits out the Mongo server being down for 15 s and routes everything once', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dataDir = mkdtempSync(join(tmpdir(), 'chaos-mongo-'));
     await mongo.stop();
     mongo = await startFerretDb({ port: mongo.port, dataDir });
