@@ -77,9 +77,11 @@ export interface Ledger {
 /** The MongoDB adapter of {@link Ledger}. */
 export class MongoLedger implements Ledger {
   readonly #ledger: Collection<LedgerEntry>;
+  readonly #claims: Collection<{ _id: string; at: Date }>;
 
   constructor(db: Db) {
     this.#ledger = db.collection<LedgerEntry>(Collections.ledger);
+    this.#claims = db.collection<{ _id: string; at: Date }>(Collections.ledgerTakeovers);
   }
 
   /**
@@ -92,7 +94,7 @@ export class MongoLedger implements Ledger {
     const now = new Date();
     const key = item.event.idempotencyKey;
     try {
-      const entry = await this.#ledger.findOneAndUpdate(
+      const result = await this.#ledger.findOneAndUpdate(
         {
           _id: key,
           payloadHash,
@@ -120,9 +122,16 @@ export class MongoLedger implements Ledger {
             attemptHistory: [],
           },
         },
-        { upsert: true, returnDocument: 'after' },
+        { upsert: true, returnDocument: 'after', includeResultMetadata: true },
       );
-      if (entry) return { kind: 'claimed', entry };
+      const entry = result.value;
+      if (entry) {
+        // A first claim inserted the entry under its unique key: atomic everywhere. Taking over
+        // an existing entry is atomic on MongoDB but not on FerretDB, so that claim is confirmed
+        // by an insert under a unique key for this claim round; the loser of a race backs off.
+        if (!result.lastErrorObject?.updatedExisting || (await this.#confirmTakeover(entry))) return { kind: 'claimed', entry };
+        return { kind: 'busy', entry };
+      }
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
@@ -133,6 +142,16 @@ export class MongoLedger implements Ledger {
     if (entry.status === EventStatus.ROUTED) return { kind: 'done', entry };
     if (entry.status === EventStatus.DEAD_LETTERED) return { kind: 'dead-lettered', entry };
     return { kind: 'busy', entry };
+  }
+
+  async #confirmTakeover(entry: LedgerEntry): Promise<boolean> {
+    try {
+      await this.#claims.insertOne({ _id: `${entry._id}#${entry.replayCount ?? 0}#${entry.attempts}`, at: new Date() });
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
   }
 
   /** Completes the event; only the lease holder can. Returns false when the lease was lost. */

@@ -5,6 +5,8 @@ export const Collections = {
   ledger: 'ledger',
   shipments: 'shipments',
   deadLetters: 'dead_letters',
+  /** One document per ledger takeover (key, replay round, attempt): the atomic confirmation of a claim. */
+  ledgerTakeovers: 'ledger_takeovers',
   /** One document per dead letter and replay round: the atomic claim of a replay. */
   replayClaims: 'dead_letter_replays',
 } as const;

@@ -48,6 +48,17 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
   });
 
+  it('gives an expired claim to exactly one of many concurrent takers', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 });
+    await sleep(1100);
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => ledger.claimEvent({ item, payloadHash: hash, owner: `t${i}`, leaseMs: 30_000 })),
+    );
+    expect(results.filter((r) => r.kind === 'claimed')).toHaveLength(1);
+  });
+
   it('reports the same key with a different payload as a conflict, never as claimable', async () => {
     const item = queued();
     await ledger.claimEvent({ item, payloadHash: payloadHash(item.event), owner: 'w', leaseMs: 30_000 });
