@@ -23,6 +23,8 @@ export interface EventWorkerOptions {
   logger: Logger;
   workerId: string;
   metrics?: ProcessorMetrics;
+  /** The routing breaker; one is made from `config.breaker` when not given. */
+  breaker?: CircuitBreaker;
 }
 
 export interface EventWorker {
@@ -41,7 +43,7 @@ export interface EventWorker {
 export function startEventWorker(options: EventWorkerOptions): EventWorker {
   const { config, redis, db, prefix, logger } = options;
   const deadLetters = new DeadLetterStore(db, redis, prefix);
-  const breaker = new CircuitBreaker(config.breaker);
+  const breaker = options.breaker ?? new CircuitBreaker(config.breaker);
   const settings = new RuntimeSettings(redis, prefix);
   void settings.refresh();
   const processor = createEventProcessor({

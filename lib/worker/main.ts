@@ -1,13 +1,13 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectionConfig, workerConfig } from '../config';
-import { createLogger } from '../logger';
-import { createRedis } from '../queue/redis';
-import { connectMongo, ensureIndexes } from '../store/mongo';
 import { Queue } from 'bullmq';
-import { EVENTS_QUEUE } from '../queue/names';
-import { BreakerState } from '../routing/circuit-breaker';
+import { connectionConfig, workerConfig } from '../config';
 import { DeadLetterStore } from '../dead-letters/dead-letter-store';
+import { createLogger } from '../logger';
+import { EVENTS_QUEUE } from '../queue/names';
+import { createRedis } from '../queue/redis';
+import { BreakerState, CircuitBreaker } from '../routing/circuit-breaker';
+import { connectMongo, ensureIndexes } from '../store/mongo';
 import { startEventWorker } from './event-worker';
 import { serveMetrics, WorkerMetrics } from './metrics';
 
@@ -27,16 +27,16 @@ async function main(): Promise<void> {
   const workerId = `${hostname()}-${process.pid}`;
   const eventsQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: connection.queuePrefix });
   const deadLetterRecords = new DeadLetterStore(db, redis, connection.queuePrefix);
+  const breaker = new CircuitBreaker(config.breaker);
   const breakerLevels = { [BreakerState.CLOSED]: 0, [BreakerState.HALF_OPEN]: 1, [BreakerState.OPEN]: 2 } as const;
-  let breakerState: () => number = () => 0;
   const metrics = new WorkerMetrics({
     queueCounts: () => eventsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
     deadLetters: () => deadLetterRecords.pendingCount(),
-    breakerState: () => breakerState(),
+    breakerState: () => breakerLevels[breaker.state],
   });
-  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics });
-  breakerState = () => breakerLevels[eventWorker.breaker.state];
-  const metricsServer = config.metricsPort > 0
+  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker });
+  const metricsServer =
+    config.metricsPort > 0
       ? serveMetrics(metrics, config.metricsPort, (error) => logger.error('metrics endpoint unavailable', { error: error.message }))
       : undefined;
   await eventWorker.worker.waitUntilReady();
