@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { opsConfig } from '../lib/config';
-import { DeadLetterReason, DeadLetterState, DeadLetterStore } from '../lib/dead-letters/dead-letter-store';
+import { DeadLetterReason, DeadLetterState } from '../lib/dead-letters/dead-letter-store';
 import { ValidationError } from '../lib/errors';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
 import { requireApiKey } from '../lib/http/require-api-key';
-import { sharedConfig, sharedDb, sharedRedis } from '../lib/infrastructure';
+import { sharedDeadLetters } from '../lib/infrastructure';
 import { createLogger } from '../lib/logger';
 
 const logger = createLogger('ops-dlq');
@@ -36,7 +36,7 @@ export const handler = httpHandler(logger, async (event) => {
     ...(failedFrom ? { failedFrom: new Date(failedFrom) } : {}),
     ...(failedTo ? { failedTo: new Date(failedTo) } : {}),
   };
-  const store = new DeadLetterStore(await sharedDb(), sharedRedis('producer'), sharedConfig().queuePrefix);
+  const store = await sharedDeadLetters();
   const [page, countsByReason] = await Promise.all([store.list(filter, { limit, ...(cursor ? { cursor } : {}) }), store.countByReason(filter)]);
   return jsonReply(200, { ...page, countsByReason });
 }).use(requireApiKey({ keys: config.apiKeys }));

@@ -1,12 +1,11 @@
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { opsConfig } from '../lib/config';
-import { DeadLetterStore } from '../lib/dead-letters/dead-letter-store';
 import { parseReplayRequest, replayDeadLetters } from '../lib/dead-letters/replay';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
 import { requireApiKey } from '../lib/http/require-api-key';
 import { withoutPrototypeKeys } from '../lib/http/verify-signed-body';
-import { sharedConfig, sharedDb, sharedEventQueue, sharedRedis } from '../lib/infrastructure';
+import { sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
 import { createLogger } from '../lib/logger';
 
@@ -18,7 +17,7 @@ export const handler = httpHandler(logger, async (event) => {
   const request = parseReplayRequest(event.body ?? {});
   const db = await sharedDb();
   const report = await replayDeadLetters(request, {
-    deadLetters: new DeadLetterStore(db, sharedRedis('producer'), sharedConfig().queuePrefix),
+    deadLetters: await sharedDeadLetters(),
     events: sharedEventQueue(),
     ledger: new MongoLedger(db),
     defaultRatePerSecond: config.replayRatePerSecond,

@@ -1,9 +1,8 @@
 import { opsConfig } from '../lib/config';
-import { DeadLetterStore } from '../lib/dead-letters/dead-letter-store';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
 import { requireApiKey } from '../lib/http/require-api-key';
-import { sharedConfig, sharedDb, sharedEventQueue, sharedRedis } from '../lib/infrastructure';
+import { sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
 import { createLogger } from '../lib/logger';
 import { gatewayStats } from '../lib/ops/stats';
@@ -16,7 +15,7 @@ export const handler = httpHandler(logger, async () => {
   const db = await sharedDb();
   const stats = await gatewayStats({
     events: sharedEventQueue().queue,
-    deadLetters: new DeadLetterStore(db, sharedRedis('producer'), sharedConfig().queuePrefix),
+    deadLetters: await sharedDeadLetters(),
     ledger: new MongoLedger(db),
   });
   return jsonReply(200, stats);

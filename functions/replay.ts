@@ -2,9 +2,8 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { opsConfig } from '../lib/config';
-import { DeadLetterStore } from '../lib/dead-letters/dead-letter-store';
 import { parseReplayRequest, replayDeadLetters, type ReplayReport } from '../lib/dead-letters/replay';
-import { closeShared, sharedConfig, sharedDb, sharedEventQueue, sharedRedis } from '../lib/infrastructure';
+import { closeShared, sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
 
 const logger = new Logger({ serviceName: 'replay' });
@@ -20,10 +19,9 @@ export const handler = middy<unknown, ReplayReport>()
   .handler(async (input) => {
     const request = parseReplayRequest(input);
     const db = await sharedDb();
-    const deadLetters = new DeadLetterStore(db, sharedRedis('producer'), sharedConfig().queuePrefix);
     try {
       const report = await replayDeadLetters(request, {
-        deadLetters,
+        deadLetters: await sharedDeadLetters(),
         events: sharedEventQueue(),
         ledger: new MongoLedger(db),
         defaultRatePerSecond: opsConfig().replayRatePerSecond,
@@ -31,7 +29,6 @@ export const handler = middy<unknown, ReplayReport>()
       logger.info('replay finished', { dryRun: report.dryRun, replayed: report.replayed.length, skipped: report.skipped.length });
       return report;
     } finally {
-      await deadLetters.close().catch(() => undefined);
       // `invoke local` should exit when done; a warm Lambda container would reconnect on next use.
       await closeShared();
     }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Db, MongoClient } from 'mongodb';
 import { connectionConfig, type ConnectionConfig } from './config';
+import { DeadLetterStore } from './dead-letters/dead-letter-store';
 import { BullEventQueue } from './queue/event-queue';
 import { createRedis, type RedisRole } from './queue/redis';
 import { connectMongo, ensureIndexes } from './store/mongo';
@@ -13,6 +14,7 @@ let config: ConnectionConfig | undefined;
 const redisByRole = new Map<RedisRole, Redis>();
 let mongo: Promise<{ client: MongoClient; db: Db }> | undefined;
 let eventQueue: BullEventQueue | undefined;
+let deadLetters: DeadLetterStore | undefined;
 
 export function sharedConfig(): ConnectionConfig {
   config ??= connectionConfig();
@@ -35,6 +37,13 @@ export function sharedEventQueue(): BullEventQueue {
   return eventQueue;
 }
 
+/** The dead-letter records and queue, for the operator functions: one per container, not per request. */
+export async function sharedDeadLetters(): Promise<DeadLetterStore> {
+  const db = await sharedDb();
+  deadLetters ??= new DeadLetterStore(db, sharedRedis('producer'), sharedConfig().queuePrefix);
+  return deadLetters;
+}
+
 /** The database, connected and indexed once; a failed connection is retried on the next call. */
 export async function sharedDb(): Promise<Db> {
   mongo ??= (async () => {
@@ -55,8 +64,10 @@ export async function sharedDb(): Promise<Db> {
 /** Closes every shared client (the worker's shutdown, test teardown). Safe to call twice. */
 export async function closeShared(): Promise<void> {
   const queue = eventQueue;
+  const store = deadLetters;
   eventQueue = undefined;
-  await queue?.close().catch(() => undefined);
+  deadLetters = undefined;
+  await Promise.allSettled([queue?.close(), store?.close()]);
   const pending: Promise<unknown>[] = [...redisByRole.values()].map((redis) => redis.quit().catch(() => redis.disconnect()));
   redisByRole.clear();
   if (mongo) {

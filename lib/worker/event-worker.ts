@@ -23,6 +23,8 @@ export interface EventWorkerOptions {
   logger: Logger;
   workerId: string;
   metrics?: ProcessorMetrics;
+  /** The dead-letter store; one is made on `db` and `redis` when not given. */
+  deadLetters?: DeadLetterStore;
   /** The routing breaker; one is made from `config.breaker` when not given. */
   breaker?: CircuitBreaker;
 }
@@ -42,7 +44,7 @@ export interface EventWorker {
  */
 export function startEventWorker(options: EventWorkerOptions): EventWorker {
   const { config, redis, db, prefix, logger } = options;
-  const deadLetters = new DeadLetterStore(db, redis, prefix);
+  const deadLetters = options.deadLetters ?? new DeadLetterStore(db, redis, prefix);
   const breaker = options.breaker ?? new CircuitBreaker(config.breaker);
   const settings = new RuntimeSettings(redis, prefix);
   void settings.refresh();

@@ -26,15 +26,15 @@ async function main(): Promise<void> {
   await ensureIndexes(db);
   const workerId = `${hostname()}-${process.pid}`;
   const eventsQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: connection.queuePrefix });
-  const deadLetterRecords = new DeadLetterStore(db, redis, connection.queuePrefix);
+  const deadLetters = new DeadLetterStore(db, redis, connection.queuePrefix);
   const breaker = new CircuitBreaker(config.breaker);
   const breakerLevels = { [BreakerState.CLOSED]: 0, [BreakerState.HALF_OPEN]: 1, [BreakerState.OPEN]: 2 } as const;
   const metrics = new WorkerMetrics({
     queueCounts: () => eventsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
-    deadLetters: () => deadLetterRecords.pendingCount(),
+    deadLetters: () => deadLetters.pendingCount(),
     breakerState: () => breakerLevels[breaker.state],
   });
-  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker });
+  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker, deadLetters });
   const metricsServer =
     config.metricsPort > 0
       ? serveMetrics(metrics, config.metricsPort, (error) => logger.error('metrics endpoint unavailable', { error: error.message }))
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       logger.warn('drain time exceeded; in-flight jobs will be picked up by another worker');
     }
     metricsServer?.close();
-    await Promise.allSettled([eventsQueue.close(), deadLetterRecords.close()]);
+    await eventsQueue.close().catch(() => undefined);
     await Promise.allSettled([redis.quit(), mongo.close()]);
     logger.info('worker stopped', { drained });
     process.exit(0);
