@@ -37,6 +37,30 @@ export interface LedgerEntry {
   deadLetteredAt?: Date;
   replayCount?: number;
   replays?: Array<{ at: Date; jobId: string }>;
+  /**
+   * Claim round: 1 for the first claim, one more for every takeover or completion. Each round
+   * after the first is taken with a unique insert into the rounds collection, so exactly one
+   * worker moves the entry past a round.
+   */
+  round?: number;
+}
+
+/** What a worker holds after a claim: the key, its lease owner id and the round it took. */
+export interface ClaimToken {
+  key: string;
+  owner: string;
+  round: number;
+}
+
+/** One taken round of a ledger entry: a takeover claim, or the completion of the round before. */
+interface RoundRecord {
+  _id: string;
+  key: string;
+  round: number;
+  kind: 'claim' | 'routed';
+  owner: string;
+  at: Date;
+  routing?: RoutingDecision;
 }
 
 /** Why a claim did not give this worker the event. */
@@ -64,7 +88,7 @@ export interface FailureRecord {
 /** Port: the idempotency ledger. */
 export interface Ledger {
   claimEvent(request: ClaimRequest): Promise<ClaimResult>;
-  markRouted(key: string, owner: string, routing: RoutingDecision): Promise<boolean>;
+  markRouted(claim: ClaimToken, routing: RoutingDecision): Promise<boolean>;
   markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void>;
   markDeadLettered(key: string, failure: FailureRecord | null): Promise<void>;
   releaseClaim(key: string, owner: string, nextAttemptAt: Date): Promise<void>;
@@ -77,11 +101,11 @@ export interface Ledger {
 /** The MongoDB adapter of {@link Ledger}. */
 export class MongoLedger implements Ledger {
   readonly #ledger: Collection<LedgerEntry>;
-  readonly #claims: Collection<{ _id: string; at: Date }>;
+  readonly #rounds: Collection<RoundRecord>;
 
   constructor(db: Db) {
     this.#ledger = db.collection<LedgerEntry>(Collections.ledger);
-    this.#claims = db.collection<{ _id: string; at: Date }>(Collections.ledgerTakeovers);
+    this.#rounds = db.collection<RoundRecord>(Collections.ledgerRounds);
   }
 
   /**
@@ -89,51 +113,65 @@ export class MongoLedger implements Ledger {
    * it over when it is waiting for a retry or its holder's lease has expired. Everything
    * else (routed, dead-lettered, held by a live lease, same key with another payload) is
    * reported, never treated as a failure.
+   *
+   * Every write on the common path names the entry by `_id` alone (a plain insert first), so
+   * it stays cheap on servers that only use the `_id` index for such filters (FerretDB 1.24).
    */
   async claimEvent({ item, payloadHash, owner, leaseMs }: ClaimRequest): Promise<ClaimResult> {
     const now = new Date();
     const key = item.event.idempotencyKey;
+    const fresh: LedgerEntry = {
+      _id: key,
+      eventId: item.event.eventId,
+      source: item.event.source,
+      eventType: item.event.eventType,
+      payloadHash,
+      correlationId: item.correlationId,
+      status: EventStatus.ROUTING_PENDING,
+      attempts: 1,
+      attemptHistory: [],
+      leaseOwner: owner,
+      leaseUntil: new Date(now.getTime() + leaseMs),
+      receivedAt: new Date(item.receivedAt),
+      firstSeenAt: now,
+      updatedAt: now,
+      nextAttemptAt: null,
+      round: 1,
+    };
     try {
-      const result = await this.#ledger.findOneAndUpdate(
-        {
-          _id: key,
-          payloadHash,
-          $or: [
-            { status: { $in: [EventStatus.QUEUED, EventStatus.FAILED] } },
-            { status: EventStatus.ROUTING_PENDING, leaseUntil: { $lt: now } },
-          ],
-        },
-        {
-          $set: {
-            status: EventStatus.ROUTING_PENDING,
-            leaseOwner: owner,
-            leaseUntil: new Date(now.getTime() + leaseMs),
-            nextAttemptAt: null,
-            updatedAt: now,
-          },
-          $inc: { attempts: 1 },
-          $setOnInsert: {
-            eventId: item.event.eventId,
-            source: item.event.source,
-            eventType: item.event.eventType,
-            correlationId: item.correlationId,
-            receivedAt: new Date(item.receivedAt),
-            firstSeenAt: now,
-            attemptHistory: [],
-          },
-        },
-        { upsert: true, returnDocument: 'after', includeResultMetadata: true },
-      );
-      const entry = result.value;
-      if (entry) {
-        // A first claim inserted the entry under its unique key: atomic everywhere. Taking over
-        // an existing entry is atomic on MongoDB but not on FerretDB, so that claim is confirmed
-        // by an insert under a unique key for this claim round; the loser of a race backs off.
-        if (!result.lastErrorObject?.updatedExisting || (await this.#confirmTakeover(entry))) return { kind: 'claimed', entry };
-        return { kind: 'busy', entry };
-      }
+      await this.#ledger.insertOne(fresh);
+      return { kind: 'claimed', entry: fresh };
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
+    }
+    // The key is known: take it over if it is waiting for a retry or its lease has expired.
+    const taken = await this.#ledger.findOneAndUpdate(
+      {
+        _id: key,
+        payloadHash,
+        $or: [
+          { status: { $in: [EventStatus.QUEUED, EventStatus.FAILED] } },
+          { status: EventStatus.ROUTING_PENDING, leaseUntil: { $lt: now } },
+        ],
+      },
+      {
+        $set: {
+          status: EventStatus.ROUTING_PENDING,
+          leaseOwner: owner,
+          leaseUntil: new Date(now.getTime() + leaseMs),
+          nextAttemptAt: null,
+          updatedAt: now,
+        },
+        $inc: { attempts: 1, round: 1 },
+      },
+      { returnDocument: 'after' },
+    );
+    if (taken) {
+      // The conditional update is atomic on MongoDB but not on FerretDB, so the takeover is
+      // confirmed by taking its round with a unique insert; the loser of a race backs off.
+      const round = taken.round ?? 1;
+      if (await this.#takeRound(key, round, { kind: 'claim', owner })) return { kind: 'claimed', entry: taken };
+      return (await this.#rollForward(key, round)) ?? { kind: 'busy', entry: taken };
     }
     // The key exists and was not claimable: say why.
     const entry = await this.#ledger.findOne({ _id: key });
@@ -144,9 +182,10 @@ export class MongoLedger implements Ledger {
     return { kind: 'busy', entry };
   }
 
-  async #confirmTakeover(entry: LedgerEntry): Promise<boolean> {
+  /** Takes a round of an entry with a unique insert; false when another worker took it first. */
+  async #takeRound(key: string, round: number, record: Pick<RoundRecord, 'kind' | 'owner' | 'routing'>): Promise<boolean> {
     try {
-      await this.#claims.insertOne({ _id: `${entry._id}#${entry.replayCount ?? 0}#${entry.attempts}`, at: new Date() });
+      await this.#rounds.insertOne({ _id: `${round}@${key}`, key, round, at: new Date(), ...record });
       return true;
     } catch (error) {
       if (isDuplicateKeyError(error)) return false;
@@ -154,16 +193,37 @@ export class MongoLedger implements Ledger {
     }
   }
 
-  /** Completes the event; only the lease holder can. Returns false when the lease was lost. */
-  async markRouted(key: string, owner: string, routing: RoutingDecision): Promise<boolean> {
-    const now = new Date();
-    const result = await this.#ledger.updateOne(
-      { _id: key, leaseOwner: owner, status: EventStatus.ROUTING_PENDING },
+  /**
+   * A takeover found its round already taken. If the holder of the round before completed it
+   * (and perhaps died before writing the entry), the entry is brought up to date and reported
+   * done; otherwise another worker holds the event.
+   */
+  async #rollForward(key: string, round: number): Promise<ClaimResult | null> {
+    const record = await this.#rounds.findOne({ _id: `${round}@${key}` });
+    if (record?.kind !== 'routed' || !record.routing) return null;
+    const entry = await this.#writeRouted(key, round, record.routing, record.at);
+    return entry ? { kind: 'done', entry } : null;
+  }
+
+  async #writeRouted(key: string, round: number, routing: RoutingDecision, routedAt: Date): Promise<LedgerEntry | null> {
+    return this.#ledger.findOneAndUpdate(
+      { _id: key },
       {
-        $set: { status: EventStatus.ROUTED, routing, routedAt: now, updatedAt: now, leaseOwner: null, leaseUntil: null },
+        $set: { status: EventStatus.ROUTED, routing, routedAt, updatedAt: new Date(), leaseOwner: null, leaseUntil: null, round },
       },
+      { returnDocument: 'after' },
     );
-    return result.matchedCount === 1;
+  }
+
+  /**
+   * Completes the event; only the holder of the claim can: completing takes the next round,
+   * which a takeover of an expired lease would take instead. Returns false when it did.
+   */
+  async markRouted({ key, owner, round }: ClaimToken, routing: RoutingDecision): Promise<boolean> {
+    const next = round + 1;
+    if (!(await this.#takeRound(key, next, { kind: 'routed', owner, routing }))) return false;
+    await this.#writeRouted(key, next, routing, new Date());
+    return true;
   }
 
   /** Records a failed attempt and releases the lease so the retry can claim it. */

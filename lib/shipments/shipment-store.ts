@@ -31,7 +31,11 @@ export type ApplyOutcome = 'applied' | 'stale' | 'already-applied';
 /** Port: shipment and order state. */
 export interface ShipmentStore {
   getShipment(shipmentId: string): Promise<ShipmentState | null>;
-  applyEvent(event: ShipmentEvent, route: RoutingDecision): Promise<ApplyOutcome>;
+  /**
+   * Applies a routed event. `current` is the state read before routing when the caller has it
+   * (null: the shipment did not exist); it only saves work, the write stays guarded.
+   */
+  applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null): Promise<ApplyOutcome>;
 }
 
 /** The MongoDB adapter of {@link ShipmentStore}. */
@@ -49,44 +53,51 @@ export class MongoShipmentStore implements ShipmentStore {
   /**
    * Writes the event's status only if it is newer than what the shipment shows and was not
    * applied before, in one atomic update: a replayed, duplicated or late older event can
-   * never regress the shipment or be applied twice.
+   * never regress the shipment or be applied twice. A shipment seen absent is created with a
+   * plain insert (unique `_id`), which a concurrent creator turns into the guarded update.
    */
-  async applyEvent(event: ShipmentEvent, route: RoutingDecision): Promise<ApplyOutcome> {
+  async applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null): Promise<ApplyOutcome> {
     const occurredAt = new Date(event.occurredAt);
     const now = new Date();
     const { shipmentId, orderId, status } = event.payload;
+    const fields = {
+      status,
+      lastEventId: event.eventId,
+      lastEventAt: occurredAt,
+      route,
+      updatedAt: now,
+      ...(orderId === undefined ? {} : { orderId }),
+    };
+    const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
     try {
+      if (current === null) {
+        try {
+          await this.#shipments.insertOne({ _id: shipmentId, ...fields, history: [applied] });
+          return 'applied';
+        } catch (error) {
+          if (!isDuplicateKeyError(error)) throw error;
+        }
+      }
       await this.#shipments.updateOne(
         {
           _id: shipmentId,
           'history.eventId': { $ne: event.eventId },
           $or: [{ lastEventAt: { $lt: occurredAt } }, { lastEventAt: { $exists: false } }],
         },
-        {
-          $set: {
-            status,
-            lastEventId: event.eventId,
-            lastEventAt: occurredAt,
-            route,
-            updatedAt: now,
-            ...(orderId === undefined ? {} : { orderId }),
-          },
-          $push: {
-            history: {
-              $each: [{ eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now }],
-              $slice: -SHIPMENT_HISTORY_LIMIT,
-            },
-          },
-        },
+        { $set: fields, $push: { history: { $each: [applied], $slice: -SHIPMENT_HISTORY_LIMIT } } },
         { upsert: true },
       );
-      await trimToNewest(this.#shipments, { _id: shipmentId }, 'history', SHIPMENT_HISTORY_LIMIT);
+      // The history read before routing was short enough: nothing to trim (a concurrent
+      // writer's extra entries are trimmed by the next event that finds the history full).
+      if (!current || current.history.length + 1 > SHIPMENT_HISTORY_LIMIT) {
+        await trimToNewest(this.#shipments, { _id: shipmentId }, 'history', SHIPMENT_HISTORY_LIMIT);
+      }
       return 'applied';
     } catch (error) {
       // The shipment exists but the guard did not match: the event is old or already applied.
       if (!isDuplicateKeyError(error)) throw error;
-      const current = await this.#shipments.findOne({ _id: shipmentId, 'history.eventId': event.eventId });
-      return current ? 'already-applied' : 'stale';
+      const found = await this.#shipments.findOne({ _id: shipmentId, 'history.eventId': event.eventId });
+      return found ? 'already-applied' : 'stale';
     }
   }
 }

@@ -5,8 +5,8 @@ export const Collections = {
   ledger: 'ledger',
   shipments: 'shipments',
   deadLetters: 'dead_letters',
-  /** One document per ledger takeover (key, replay round, attempt): the atomic confirmation of a claim. */
-  ledgerTakeovers: 'ledger_takeovers',
+  /** One document per taken round of a ledger entry (takeover or completion): makes them exclusive. */
+  ledgerRounds: 'ledger_rounds',
   /** One document per dead letter and replay round: the atomic claim of a replay. */
   replayClaims: 'dead_letter_replays',
 } as const;

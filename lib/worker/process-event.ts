@@ -130,8 +130,8 @@ function createAttempt(deps: ProcessorDependencies) {
         throw error;
       });
       deps.metrics?.routingCall('ok', (performance.now() - routingStarted) / 1000);
-      const applied = await deps.shipments.applyEvent(item.event, routing);
-      if (!(await deps.ledger.markRouted(key, owner, routing))) {
+      const applied = await deps.shipments.applyEvent(item.event, routing, shipment);
+      if (!(await deps.ledger.markRouted({ key, owner, round: claimed.round ?? 1 }, routing))) {
         log.warn('lease expired before completion; the shipment update is idempotent, another worker completes it');
       }
       log.info('event routed', { hub: routing.hub, lane: routing.lane, applied });

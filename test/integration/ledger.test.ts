@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { payloadHash } from '../../lib/events/payload-hash';
 import { parseShipmentEvent, type QueuedEvent, type ShipmentEventInput } from '../../lib/events/schema';
 import { MongoLedger } from '../../lib/ledger/ledger';
+import { Collections } from '../../lib/store/mongo';
 import { sampleEvent } from '../../scripts/sample-event';
 import { freshDatabase } from '../support/mongo';
 
@@ -38,14 +39,39 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const item = queued();
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
-    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).kind).toBe('claimed');
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).toMatchObject({ kind: 'claimed', entry: { round: 1 } });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 })).kind).toBe('busy');
     await sleep(1100);
     const takeover = await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 });
-    expect(takeover).toMatchObject({ kind: 'claimed', entry: { attempts: 2, leaseOwner: 'survivor' } });
-    expect(await ledger.markRouted(key, 'crashed', routing)).toBe(false);
-    expect(await ledger.markRouted(key, 'survivor', routing)).toBe(true);
+    expect(takeover).toMatchObject({ kind: 'claimed', entry: { attempts: 2, leaseOwner: 'survivor', round: 2 } });
+    expect(await ledger.markRouted({ key, owner: 'crashed', round: 1 }, routing)).toBe(false);
+    expect(await ledger.markRouted({ key, owner: 'survivor', round: 2 }, routing)).toBe(true);
+    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', leaseOwner: null, routing: { hub: 'AMS-1' } });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
+  });
+
+  it('lets the holder complete before a late takeover, and the takeover then finds the event done', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'slow', leaseMs: 500 });
+    await sleep(600);
+    // The lease has expired but the holder finishes first: its completion takes round 2.
+    expect(await ledger.markRouted({ key, owner: 'slow', round: 1 }, routing)).toBe(true);
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
+    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', round: 2, attempts: 1 });
+  });
+
+  it('completes an event whose holder took the completing round but died before writing the entry', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'dead', leaseMs: 500 });
+    // What the holder wrote before it died: its completion round, not the entry.
+    await database.db.collection(Collections.ledgerRounds).insertOne({ _id: `2@${key}` as never, key, round: 2, kind: 'routed', owner: 'dead', at: new Date(), routing });
+    await sleep(600);
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'next', leaseMs: 30_000 })).kind).toBe('done');
+    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', leaseOwner: null, routing: { hub: 'AMS-1' } });
   });
 
   it('gives an expired claim to exactly one of many concurrent takers', async () => {

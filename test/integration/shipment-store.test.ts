@@ -34,16 +34,35 @@ describe('shipment state (real Mongo-wire server)', () => {
     expect((await store.getShipment('S-2'))?.history).toHaveLength(1);
   });
 
+  /** What the worker does: read the shipment before routing, then apply with what it read. */
+  async function applyAsWorker(e: ShipmentEvent) {
+    return store.applyEvent(e, routing, await store.getShipment(e.payload.shipmentId));
+  }
+
   it('ends in the state of the newest event when events arrive out of order', async () => {
     const times = ['10', '11', '12', '13'].map((h) => `2026-11-24T${h}:00:00Z`);
     const statuses = ['PICKED_UP', 'IN_TRANSIT', 'OUT_FOR_DELIVERY', 'DELIVERED'];
-    for (const i of [2, 0, 3, 1]) await store.applyEvent(event('S-3', `e${i}`, statuses[i]!, times[i]!), routing);
-    expect(await store.getShipment('S-3')).toMatchObject({ status: 'DELIVERED', lastEventId: 'e3' });
+    const outcomes = [];
+    for (const i of [2, 0, 3, 1]) outcomes.push(await applyAsWorker(event('S-3', `e${i}`, statuses[i]!, times[i]!)));
+    expect(outcomes).toEqual(['applied', 'stale', 'applied', 'stale']);
+    expect(await store.getShipment('S-3')).toMatchObject({ status: 'DELIVERED', lastEventId: 'e3', history: [{ eventId: 'e2' }, { eventId: 'e3' }] });
+  });
+
+  it('creates a new shipment once when two events for it were routed side by side', async () => {
+    const newer = event('S-5', 'e2', 'IN_TRANSIT', '2026-11-24T11:00:00Z');
+    const older = event('S-5', 'e1', 'PICKED_UP', '2026-11-24T10:00:00Z');
+    // Both workers read the shipment before either wrote it.
+    const [seenByNewer, seenByOlder] = await Promise.all([store.getShipment('S-5'), store.getShipment('S-5')]);
+    expect(seenByNewer).toBeNull();
+    expect(await store.applyEvent(newer, routing, seenByNewer)).toBe('applied');
+    expect(await store.applyEvent(older, routing, seenByOlder)).toBe('stale');
+    expect(await store.applyEvent(newer, routing, seenByNewer)).toBe('already-applied');
+    expect(await store.getShipment('S-5')).toMatchObject({ status: 'IN_TRANSIT', lastEventId: 'e2', history: [{ eventId: 'e2' }] });
   });
 
   it('keeps a bounded history of applied events', async () => {
     for (let i = 0; i < SHIPMENT_HISTORY_LIMIT + 5; i++) {
-      await store.applyEvent(event('S-4', `e${i}`, 'IN_TRANSIT', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()), routing);
+      await applyAsWorker(event('S-4', `e${i}`, 'IN_TRANSIT', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()));
     }
     const shipment = await store.getShipment('S-4');
     expect(shipment?.history).toHaveLength(SHIPMENT_HISTORY_LIMIT);
