@@ -106,6 +106,14 @@ export class LeaseHeldError extends GatewayError {
   }
 }
 
+/** Another worker is changing the shipment (or died doing so): come back later, without using an attempt. */
+export class ShipmentContentionError extends GatewayError {
+  constructor(shipmentId: string, options?: { cause?: unknown }) {
+    super(`shipment ${JSON.stringify(shipmentId)} kept changing while this event was applied`, options);
+    this.name = 'ShipmentContentionError';
+  }
+}
+
 /** The job's data is not an event this worker understands (schema drift): retrying won't help. */
 export class JobSchemaError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {

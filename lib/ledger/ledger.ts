@@ -1,4 +1,4 @@
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, UpdateFilter } from 'mongodb';
 import type { QueuedEvent } from '../events/schema';
 import { EventStatus } from '../events/status';
 import type { RoutingDecision } from '../routing/types';
@@ -45,22 +45,37 @@ export interface LedgerEntry {
   round?: number;
 }
 
-/** What a worker holds after a claim: the key, its lease owner id and the round it took. */
+/** What a worker holds after a claim: the key, its lease owner id, the round it took and the attempts then. */
 export interface ClaimToken {
   key: string;
   owner: string;
   round: number;
+  attempts: number;
 }
 
-/** One taken round of a ledger entry: a takeover claim, or the completion of the round before. */
+/**
+ * What taking a round changes in the entry: applied after the round is taken, or by a
+ * roll-forward. Values are absolute and the failure is added as a set member, so applying the
+ * change twice leaves the entry as applying it once.
+ */
+interface RoundChange {
+  set: Partial<LedgerEntry>;
+  addFailure?: AttemptRecord;
+}
+
+/**
+ * One taken round of a ledger entry: the unique record that makes a transition exclusive. It
+ * carries the change it makes, so a worker that finds the round taken but the entry not yet
+ * written (its taker died in between) can finish the transition.
+ */
 interface RoundRecord {
   _id: string;
   key: string;
   round: number;
-  kind: 'claim' | 'routed';
+  kind: 'claim' | 'routed' | 'failed' | 'released' | 'dead';
   owner: string;
   at: Date;
-  routing?: RoutingDecision;
+  change: RoundChange;
 }
 
 /** Why a claim did not give this worker the event. */
@@ -89,16 +104,24 @@ export interface FailureRecord {
 export interface Ledger {
   claimEvent(request: ClaimRequest): Promise<ClaimResult>;
   markRouted(claim: ClaimToken, routing: RoutingDecision): Promise<boolean>;
-  markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void>;
-  markDeadLettered(key: string, failure: FailureRecord | null): Promise<void>;
-  releaseClaim(key: string, owner: string, nextAttemptAt: Date): Promise<void>;
+  markFailed(claim: ClaimToken, failure: FailureRecord, nextAttemptAt: Date | null): Promise<boolean>;
+  markDeadLettered(claim: ClaimToken, failure: FailureRecord): Promise<boolean>;
+  releaseClaim(claim: ClaimToken, nextAttemptAt: Date): Promise<boolean>;
   markQueuedForReplay(key: string, jobId: string): Promise<void>;
   findByEventId(eventId: string): Promise<LedgerEntry | null>;
   findByKey(key: string): Promise<LedgerEntry | null>;
   countByStatus(): Promise<Record<string, number>>;
 }
 
-/** The MongoDB adapter of {@link Ledger}. */
+/**
+ * The MongoDB adapter of {@link Ledger}.
+ *
+ * Every transition of an entry after its first claim takes the entry's next round with a unique
+ * insert (`<round>@<key>` in the rounds collection), then writes the entry by `_id`. A unique
+ * insert is atomic on MongoDB and FerretDB alike, so of a completion, a failure and a takeover
+ * racing from the same state exactly one happens; and every read and write names the entry by
+ * `_id` alone, the one filter FerretDB 1.24 answers from an index.
+ */
 export class MongoLedger implements Ledger {
   readonly #ledger: Collection<LedgerEntry>;
   readonly #rounds: Collection<RoundRecord>;
@@ -109,13 +132,10 @@ export class MongoLedger implements Ledger {
   }
 
   /**
-   * Takes the event for this worker, atomically: inserts the entry the first time, or takes
-   * it over when it is waiting for a retry or its holder's lease has expired. Everything
-   * else (routed, dead-lettered, held by a live lease, same key with another payload) is
-   * reported, never treated as a failure.
-   *
-   * Every write on the common path names the entry by `_id` alone (a plain insert first), so
-   * it stays cheap on servers that only use the `_id` index for such filters (FerretDB 1.24).
+   * Takes the event for this worker: inserts the entry the first time, or takes it over when it
+   * is waiting for a retry or its holder's lease has expired. Everything else (routed,
+   * dead-lettered, held by a live lease, same key with another payload) is reported, never
+   * treated as a failure.
    */
   async claimEvent({ item, payloadHash, owner, leaseMs }: ClaimRequest): Promise<ClaimResult> {
     const now = new Date();
@@ -144,75 +164,80 @@ export class MongoLedger implements Ledger {
     } catch (error) {
       if (!isDuplicateKeyError(error)) throw error;
     }
-    // The key is known: take it over if it is waiting for a retry or its lease has expired.
-    const taken = await this.#ledger.findOneAndUpdate(
-      {
-        _id: key,
-        payloadHash,
-        $or: [
-          { status: { $in: [EventStatus.QUEUED, EventStatus.FAILED] } },
-          { status: EventStatus.ROUTING_PENDING, leaseUntil: { $lt: now } },
-        ],
-      },
-      {
-        $set: {
+    // The key is known. Two passes: the second follows a round whose taker died unwritten.
+    for (let pass = 0; pass < 2; pass++) {
+      const entry = await this.#ledger.findOne({ _id: key });
+      if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
+      if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
+      if (entry.status === EventStatus.ROUTED) return { kind: 'done', entry };
+      if (entry.status === EventStatus.DEAD_LETTERED) return { kind: 'dead-lettered', entry };
+      const claimable =
+        entry.status === EventStatus.QUEUED ||
+        entry.status === EventStatus.FAILED ||
+        (entry.status === EventStatus.ROUTING_PENDING && (entry.leaseUntil?.getTime() ?? 0) < now.getTime());
+      if (!claimable) return { kind: 'busy', entry };
+      const round = (entry.round ?? 1) + 1;
+      const change: RoundChange = {
+        set: {
           status: EventStatus.ROUTING_PENDING,
           leaseOwner: owner,
           leaseUntil: new Date(now.getTime() + leaseMs),
           nextAttemptAt: null,
           updatedAt: now,
+          attempts: entry.attempts + 1,
+          round,
         },
-        $inc: { attempts: 1, round: 1 },
-      },
-      { returnDocument: 'after' },
-    );
-    if (taken) {
-      // The conditional update is atomic on MongoDB but not on FerretDB, so the takeover is
-      // confirmed by taking its round with a unique insert; the loser of a race backs off.
-      const round = taken.round ?? 1;
-      if (await this.#takeRound(key, round, { kind: 'claim', owner })) return { kind: 'claimed', entry: taken };
-      return (await this.#rollForward(key, round)) ?? { kind: 'busy', entry: taken };
+      };
+      const taken = await this.#takeRound(entry, round, 'claim', owner, change);
+      if (taken) return { kind: 'claimed', entry: taken };
+      if (!(await this.#rollForward(key, round))) return { kind: 'busy', entry };
     }
-    // The key exists and was not claimable: say why.
     const entry = await this.#ledger.findOne({ _id: key });
     if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
-    if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
-    if (entry.status === EventStatus.ROUTED) return { kind: 'done', entry };
-    if (entry.status === EventStatus.DEAD_LETTERED) return { kind: 'dead-lettered', entry };
-    return { kind: 'busy', entry };
-  }
-
-  /** Takes a round of an entry with a unique insert; false when another worker took it first. */
-  async #takeRound(key: string, round: number, record: Pick<RoundRecord, 'kind' | 'owner' | 'routing'>): Promise<boolean> {
-    try {
-      await this.#rounds.insertOne({ _id: `${round}@${key}`, key, round, at: new Date(), ...record });
-      return true;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
+    return { kind: entry.status === EventStatus.ROUTED ? 'done' : 'busy', entry };
   }
 
   /**
-   * A takeover found its round already taken. If the holder of the round before completed it
-   * (and perhaps died before writing the entry), the entry is brought up to date and reported
-   * done; otherwise another worker holds the event.
+   * Takes round `round` of the entry with a unique insert and, if this caller got it, applies
+   * the change to the entry by `_id`. Returns the entry as written, or null when another worker
+   * took the round first.
    */
-  async #rollForward(key: string, round: number): Promise<ClaimResult | null> {
-    const record = await this.#rounds.findOne({ _id: `${round}@${key}` });
-    if (record?.kind !== 'routed' || !record.routing) return null;
-    const entry = await this.#writeRouted(key, round, record.routing, record.at);
-    return entry ? { kind: 'done', entry } : null;
+  async #takeRound(
+    entry: Pick<LedgerEntry, '_id'>,
+    round: number,
+    kind: RoundRecord['kind'],
+    owner: string,
+    change: RoundChange,
+  ): Promise<LedgerEntry | null> {
+    try {
+      await this.#rounds.insertOne({ _id: `${round}@${entry._id}`, key: entry._id, round, kind, owner, at: new Date(), change });
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return null;
+      throw error;
+    }
+    return this.#apply(entry._id, change);
   }
 
-  async #writeRouted(key: string, round: number, routing: RoutingDecision, routedAt: Date): Promise<LedgerEntry | null> {
-    return this.#ledger.findOneAndUpdate(
-      { _id: key },
-      {
-        $set: { status: EventStatus.ROUTED, routing, routedAt, updatedAt: new Date(), leaseOwner: null, leaseUntil: null, round },
-      },
-      { returnDocument: 'after' },
-    );
+  async #apply(key: string, change: RoundChange): Promise<LedgerEntry | null> {
+    const written = await this.#ledger.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: 'after' });
+    if (change.addFailure) await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+    return written;
+  }
+
+  /**
+   * A claim found round `round` taken while the entry still showed the round before: its taker
+   * is about to write the entry, or died before it could. The round's change is applied here,
+   * only to an entry still at the round before (the same change its taker writes, so applying it
+   * twice is harmless), and the caller looks again. False when there is no such round.
+   */
+  async #rollForward(key: string, round: number): Promise<boolean> {
+    const record = await this.#rounds.findOne({ _id: `${round}@${key}` });
+    if (!record) return false;
+    // Entries written before rounds existed have none: they count as round 1.
+    const before = round === 2 ? { $in: [1, null] } : round - 1;
+    await this.#ledger.updateOne({ _id: key, round: before as never }, toUpdate(record.change));
+    if (record.change.addFailure) await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+    return true;
   }
 
   /**
@@ -220,63 +245,42 @@ export class MongoLedger implements Ledger {
    * which a takeover of an expired lease would take instead. Returns false when it did.
    */
   async markRouted({ key, owner, round }: ClaimToken, routing: RoutingDecision): Promise<boolean> {
-    const next = round + 1;
-    if (!(await this.#takeRound(key, next, { kind: 'routed', owner, routing }))) return false;
-    await this.#writeRouted(key, next, routing, new Date());
-    return true;
+    const now = new Date();
+    const change: RoundChange = {
+      set: { status: EventStatus.ROUTED, routing, routedAt: now, updatedAt: now, leaseOwner: null, leaseUntil: null, round: round + 1 },
+    };
+    return (await this.#takeRound({ _id: key }, round + 1, 'routed', owner, change)) !== null;
   }
 
-  /** Records a failed attempt and releases the lease so the retry can claim it. */
-  async markFailed(key: string, owner: string, failure: FailureRecord, nextAttemptAt: Date | null): Promise<void> {
+  /** Records a failed attempt and releases the lease so the retry can claim it. False when the lease was lost. */
+  async markFailed({ key, owner, round }: ClaimToken, failure: FailureRecord, nextAttemptAt: Date | null): Promise<boolean> {
     const now = new Date();
-    await this.#ledger.updateOne(
-      { _id: key, leaseOwner: owner },
-      {
-        $set: { status: EventStatus.FAILED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: now },
-        $push: {
-          attemptHistory: {
-            $each: [{ ...failure, at: now }],
-            $slice: -ATTEMPT_HISTORY_LIMIT,
-          },
-        },
-      },
-    );
-    await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+    const change: RoundChange = {
+      set: { status: EventStatus.FAILED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: now, round: round + 1 },
+      addFailure: { ...failure, at: now },
+    };
+    return (await this.#takeRound({ _id: key }, round + 1, 'failed', owner, change)) !== null;
   }
 
-  async markDeadLettered(key: string, failure: FailureRecord | null): Promise<void> {
+  /** Gives up on the event: DEAD_LETTERED until an operator replays it. False when the lease was lost. */
+  async markDeadLettered({ key, owner, round }: ClaimToken, failure: FailureRecord): Promise<boolean> {
     const now = new Date();
-    await this.#ledger.updateOne(
-      { _id: key },
-      {
-        $set: { status: EventStatus.DEAD_LETTERED, leaseOwner: null, leaseUntil: null, deadLetteredAt: now, updatedAt: now },
-        ...(failure
-          ? {
-              $push: {
-                attemptHistory: {
-                  $each: [{ ...failure, at: now }],
-                  $slice: -ATTEMPT_HISTORY_LIMIT,
-                },
-              },
-            }
-          : {}),
-      },
-    );
-    await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+    const change: RoundChange = {
+      set: { status: EventStatus.DEAD_LETTERED, leaseOwner: null, leaseUntil: null, deadLetteredAt: now, updatedAt: now, round: round + 1 },
+      addFailure: { ...failure, at: now },
+    };
+    return (await this.#takeRound({ _id: key }, round + 1, 'dead', owner, change)) !== null;
   }
 
   /**
    * Hands a claimed event back without counting the attempt (the routing circuit was open):
    * it shows QUEUED with the time it will be tried again.
    */
-  async releaseClaim(key: string, owner: string, nextAttemptAt: Date): Promise<void> {
-    await this.#ledger.updateOne(
-      { _id: key, leaseOwner: owner, status: EventStatus.ROUTING_PENDING },
-      {
-        $set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date() },
-        $inc: { attempts: -1 },
-      },
-    );
+  async releaseClaim({ key, owner, round, attempts }: ClaimToken, nextAttemptAt: Date): Promise<boolean> {
+    const change: RoundChange = {
+      set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date(), attempts: attempts - 1, round: round + 1 },
+    };
+    return (await this.#takeRound({ _id: key }, round + 1, 'released', owner, change)) !== null;
   }
 
   /** Makes a dead-lettered event claimable again, with a fresh attempt budget, and records the replay. */
@@ -304,4 +308,10 @@ export class MongoLedger implements Ledger {
     const groups = await this.#ledger.aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]).toArray();
     return Object.fromEntries(groups.map((group) => [group._id, group.count]));
   }
+}
+
+function toUpdate(change: RoundChange): UpdateFilter<LedgerEntry> {
+  const update: UpdateFilter<LedgerEntry> = { $set: change.set };
+  if (change.addFailure) update.$addToSet = { attemptHistory: change.addFailure };
+  return update;
 }

@@ -1,6 +1,8 @@
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { ShipmentEvent } from '../events/schema';
 import type { RoutingDecision } from '../routing/types';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ShipmentContentionError } from '../errors';
 import { Collections, isDuplicateKeyError, trimToNewest } from '../store/mongo';
 
 /** How many applied events a shipment remembers. */
@@ -23,6 +25,30 @@ export interface ShipmentState {
   route?: RoutingDecision;
   history: AppliedEvent[];
   updatedAt: Date;
+  /** 1 when created, one more for every applied event; each step is taken with a unique insert. */
+  version?: number;
+}
+
+/** What applying one event changes: absolute values and a set member, so applying it twice is harmless. */
+interface ShipmentChange {
+  set: Omit<ShipmentState, '_id' | 'history'>;
+  applied: AppliedEvent;
+}
+
+/** The record of one taken version of a shipment, with the change, so it can be finished if its taker died. */
+interface VersionRecord {
+  _id: string;
+  shipmentId: string;
+  version: number;
+  at: Date;
+  change: ShipmentChange;
+}
+
+export interface ShipmentStoreOptions {
+  /** How long a taken version may stay unwritten before another worker writes it (its taker died). */
+  abandonedAfterMs?: number;
+  /** How many times an apply waits for, or follows, a concurrent change before it gives up (and is retried). */
+  maxPasses?: number;
 }
 
 /** What applying an event did to the shipment. */
@@ -38,12 +64,27 @@ export interface ShipmentStore {
   applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null): Promise<ApplyOutcome>;
 }
 
-/** The MongoDB adapter of {@link ShipmentStore}. */
+/**
+ * The MongoDB adapter of {@link ShipmentStore}.
+ *
+ * A shipment is created with a plain insert and changed one version at a time: the writer takes
+ * the next version with a unique insert (`<version>@<shipmentId>` in the versions collection),
+ * then writes the shipment by `_id`. A unique insert is atomic on MongoDB and FerretDB alike, so
+ * two events for one shipment never both apply over the same state (FerretDB's conditional
+ * updates are not atomic), and every read and write names the shipment by `_id` alone, the one
+ * filter FerretDB 1.24 answers from an index.
+ */
 export class MongoShipmentStore implements ShipmentStore {
   readonly #shipments: Collection<ShipmentState>;
+  readonly #versions: Collection<VersionRecord>;
+  readonly #abandonedAfterMs: number;
+  readonly #maxPasses: number;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: ShipmentStoreOptions = {}) {
     this.#shipments = db.collection<ShipmentState>(Collections.shipments);
+    this.#versions = db.collection<VersionRecord>(Collections.shipmentVersions);
+    this.#abandonedAfterMs = options.abandonedAfterMs ?? 30_000;
+    this.#maxPasses = options.maxPasses ?? 50;
   }
 
   async getShipment(shipmentId: string): Promise<ShipmentState | null> {
@@ -51,53 +92,72 @@ export class MongoShipmentStore implements ShipmentStore {
   }
 
   /**
-   * Writes the event's status only if it is newer than what the shipment shows and was not
-   * applied before, in one atomic update: a replayed, duplicated or late older event can
-   * never regress the shipment or be applied twice. A shipment seen absent is created with a
-   * plain insert (unique `_id`), which a concurrent creator turns into the guarded update.
+   * Applies the event only if it is newer than what the shipment shows and not already in its
+   * history: a replayed, duplicated or late older event can never regress the shipment or be
+   * applied twice. `current` is the state read before routing, if the caller has it.
    */
   async applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null): Promise<ApplyOutcome> {
     const occurredAt = new Date(event.occurredAt);
-    const now = new Date();
     const { shipmentId, orderId, status } = event.payload;
-    const fields = {
-      status,
-      lastEventId: event.eventId,
-      lastEventAt: occurredAt,
-      route,
-      updatedAt: now,
-      ...(orderId === undefined ? {} : { orderId }),
-    };
-    const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
-    try {
-      if (current === null) {
+    let state = current === undefined ? await this.getShipment(shipmentId) : current;
+    for (let pass = 0; pass < this.#maxPasses; pass++) {
+      const now = new Date();
+      const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
+      const fields = { status, lastEventId: event.eventId, lastEventAt: occurredAt, route, updatedAt: now, ...(orderId === undefined ? {} : { orderId }) };
+      if (state === null) {
         try {
-          await this.#shipments.insertOne({ _id: shipmentId, ...fields, history: [applied] });
+          await this.#shipments.insertOne({ _id: shipmentId, ...fields, history: [applied], version: 1 });
           return 'applied';
         } catch (error) {
           if (!isDuplicateKeyError(error)) throw error;
+          state = await this.getShipment(shipmentId);
+          continue;
         }
       }
-      await this.#shipments.updateOne(
-        {
-          _id: shipmentId,
-          'history.eventId': { $ne: event.eventId },
-          $or: [{ lastEventAt: { $lt: occurredAt } }, { lastEventAt: { $exists: false } }],
-        },
-        { $set: fields, $push: { history: { $each: [applied], $slice: -SHIPMENT_HISTORY_LIMIT } } },
-        { upsert: true },
-      );
-      // The history read before routing was short enough: nothing to trim (a concurrent
-      // writer's extra entries are trimmed by the next event that finds the history full).
-      if (!current || current.history.length + 1 > SHIPMENT_HISTORY_LIMIT) {
-        await trimToNewest(this.#shipments, { _id: shipmentId }, 'history', SHIPMENT_HISTORY_LIMIT);
+      if (state.history.some((entry) => entry.eventId === event.eventId)) return 'already-applied';
+      if (state.lastEventAt && state.lastEventAt.getTime() >= occurredAt.getTime()) return 'stale';
+      const version = (state.version ?? 0) + 1;
+      const change: ShipmentChange = { set: { ...fields, version }, applied };
+      if (await this.#takeVersion(shipmentId, version, change)) {
+        await this.#write({ _id: shipmentId }, change, state.history.length + 1);
+        return 'applied';
       }
-      return 'applied';
-    } catch (error) {
-      // The shipment exists but the guard did not match: the event is old or already applied.
-      if (!isDuplicateKeyError(error)) throw error;
-      const found = await this.#shipments.findOne({ _id: shipmentId, 'history.eventId': event.eventId });
-      return found ? 'already-applied' : 'stale';
+      // Another event took this version: wait for its write (or finish it if its writer died),
+      // then decide again on the newer state.
+      state = await this.#afterLostVersion(shipmentId, version);
     }
+    throw new ShipmentContentionError(shipmentId);
+  }
+
+  async #takeVersion(shipmentId: string, version: number, change: ShipmentChange): Promise<boolean> {
+    try {
+      await this.#versions.insertOne({ _id: `${version}@${shipmentId}`, shipmentId, version, at: new Date(), change });
+      return true;
+    } catch (error) {
+      if (isDuplicateKeyError(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Writes a taken version's change; `filter` names the shipment by `_id` (and, for a roll-forward, the version before). */
+  async #write(filter: Filter<ShipmentState> & { _id: string }, change: ShipmentChange, historyLength: number): Promise<void> {
+    await this.#shipments.updateOne(filter, { $set: change.set, $addToSet: { history: change.applied } });
+    if (historyLength > SHIPMENT_HISTORY_LIMIT) await trimToNewest(this.#shipments, { _id: filter._id }, 'history', SHIPMENT_HISTORY_LIMIT);
+  }
+
+  /** The state to decide on after losing `version` to another writer. */
+  async #afterLostVersion(shipmentId: string, version: number): Promise<ShipmentState | null> {
+    const state = await this.getShipment(shipmentId);
+    if ((state?.version ?? 0) >= version) return state;
+    const record = await this.#versions.findOne({ _id: `${version}@${shipmentId}` });
+    if (record && Date.now() - record.at.getTime() >= this.#abandonedAfterMs) {
+      // Its writer died between taking the version and writing it: write it for them, only over
+      // the version before (shipments from before versions have none).
+      const before = version - 1 === 0 ? null : version - 1;
+      await this.#write({ _id: shipmentId, version: before as never }, record.change, (state?.history.length ?? 0) + 1);
+    } else {
+      await sleep(20);
+    }
+    return this.getShipment(shipmentId);
   }
 }

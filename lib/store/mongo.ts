@@ -7,6 +7,8 @@ export const Collections = {
   deadLetters: 'dead_letters',
   /** One document per taken round of a ledger entry (takeover or completion): makes them exclusive. */
   ledgerRounds: 'ledger_rounds',
+  /** One document per taken version of a shipment: makes concurrent changes to one shipment exclusive. */
+  shipmentVersions: 'shipment_versions',
   /** One document per dead letter and replay round: the atomic claim of a replay. */
   replayClaims: 'dead_letter_replays',
 } as const;

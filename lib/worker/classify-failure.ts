@@ -1,4 +1,4 @@
-import { CircuitOpenError, JobSchemaError, LeaseHeldError, PayloadConflictError } from '../errors';
+import { CircuitOpenError, JobSchemaError, LeaseHeldError, PayloadConflictError, ShipmentContentionError } from '../errors';
 import { DeadLetterReason } from '../dead-letters/dead-letter-store';
 
 /** What to do with a job whose attempt failed. */
@@ -28,7 +28,7 @@ export function classifyFailure(error: unknown): FailureDecision {
   if (error instanceof JobSchemaError) {
     return { action: FailureAction.DEAD_LETTER, reason: DeadLetterReason.INVALID_JOB };
   }
-  if (error instanceof LeaseHeldError || error instanceof CircuitOpenError) {
+  if (error instanceof LeaseHeldError || error instanceof CircuitOpenError || error instanceof ShipmentContentionError) {
     return { action: FailureAction.DELAY, reason: DeadLetterReason.RETRIES_EXHAUSTED };
   }
   return { action: FailureAction.RETRY, reason: DeadLetterReason.RETRIES_EXHAUSTED };

@@ -50,7 +50,8 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
   void settings.refresh();
   const processor = createEventProcessor({
     ledger: new MongoLedger(db),
-    shipments: new MongoShipmentStore(db),
+    // A shipment version left unwritten for a whole lease was taken by a worker that died.
+    shipments: new MongoShipmentStore(db, { abandonedAfterMs: config.leaseMs }),
     routing: new GuardedRoutingService(
       new SimulatedRoutingService({ ...config.routing, failureRateOverride: () => settings.routingFailureRate() }),
       breaker,

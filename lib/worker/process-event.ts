@@ -4,7 +4,7 @@ import { DeadLetterReason, type DeadLetterStore } from '../dead-letters/dead-let
 import { CircuitOpenError, JobSchemaError, LeaseHeldError, PayloadConflictError } from '../errors';
 import { payloadHash } from '../events/payload-hash';
 import { parseShipmentEvent, type QueuedEvent } from '../events/schema';
-import type { AttemptRecord, FailureRecord, Ledger, LedgerEntry } from '../ledger/ledger';
+import type { AttemptRecord, ClaimToken, FailureRecord, Ledger, LedgerEntry } from '../ledger/ledger';
 import { BreakerState, type CircuitBreaker } from '../routing/circuit-breaker';
 import type { RoutingDecision, RoutingService } from '../routing/types';
 import type { ApplyOutcome, ShipmentStore } from '../shipments/shipment-store';
@@ -131,7 +131,7 @@ function createAttempt(deps: ProcessorDependencies) {
       });
       deps.metrics?.routingCall('ok', (performance.now() - routingStarted) / 1000);
       const applied = await deps.shipments.applyEvent(item.event, routing, shipment);
-      if (!(await deps.ledger.markRouted({ key, owner, round: claimed.round ?? 1 }, routing))) {
+      if (!(await deps.ledger.markRouted(tokenOf(claimed, owner), routing))) {
         log.warn('lease expired before completion; the shipment update is idempotent, another worker completes it');
       }
       log.info('event routed', { hub: routing.hub, lane: routing.lane, applied });
@@ -142,7 +142,7 @@ function createAttempt(deps: ProcessorDependencies) {
       if (decision.action === FailureAction.DELAY) {
         const delayMs = delayFor(error, heldUntil, deps.leaseMs);
         if (item && claimed) {
-          await deps.ledger.releaseClaim(item.event.idempotencyKey, owner, new Date(Date.now() + delayMs));
+          await deps.ledger.releaseClaim(tokenOf(claimed, owner), new Date(Date.now() + delayMs));
         }
         log.info('event delayed without using an attempt', { reason: failure.error, delayMs });
         await job.moveToDelayed(Date.now() + delayMs, token);
@@ -153,7 +153,7 @@ function createAttempt(deps: ProcessorDependencies) {
         const nextAttemptAt = new Date(Date.now() + delayMs);
         log.warn('attempt failed; retrying', { error: failure, delayMs, maxAttempts });
         if (item && claimed) {
-          await deps.ledger.markFailed(item.event.idempotencyKey, owner, failure, nextAttemptAt);
+          await deps.ledger.markFailed(tokenOf(claimed, owner), failure, nextAttemptAt);
         }
         throw new RetryScheduledError(error, delayMs);
       }
@@ -170,7 +170,7 @@ function createAttempt(deps: ProcessorDependencies) {
           attemptHistory: history,
         });
         // A conflicting payload must not touch the ledger entry of the original event.
-        if (claimed) await deps.ledger.markDeadLettered(deadItem.event.idempotencyKey, failure);
+        if (claimed) await deps.ledger.markDeadLettered(tokenOf(claimed, owner), failure);
       } catch (recordError) {
         log.error('could not record the dead letter; keeping the job', { error: describe(recordError, attempt) });
         await job.moveToDelayed(Date.now() + DEAD_LETTER_RETRY_MS, token);
@@ -180,6 +180,11 @@ function createAttempt(deps: ProcessorDependencies) {
       throw new UnrecoverableError(`${reason}: ${failure.message}`);
     }
   };
+}
+
+/** What a holder of a ledger claim presents to move the entry on. */
+function tokenOf(entry: LedgerEntry, owner: string): ClaimToken {
+  return { key: entry._id, owner, round: entry.round ?? 1, attempts: entry.attempts };
 }
 
 /**

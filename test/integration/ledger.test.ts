@@ -39,13 +39,13 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const item = queued();
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
-    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).toMatchObject({ kind: 'claimed', entry: { round: 1 } });
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).toMatchObject({ kind: 'claimed', entry: { round: 1, attempts: 1 } });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 })).kind).toBe('busy');
     await sleep(1100);
     const takeover = await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 });
     expect(takeover).toMatchObject({ kind: 'claimed', entry: { attempts: 2, leaseOwner: 'survivor', round: 2 } });
-    expect(await ledger.markRouted({ key, owner: 'crashed', round: 1 }, routing)).toBe(false);
-    expect(await ledger.markRouted({ key, owner: 'survivor', round: 2 }, routing)).toBe(true);
+    expect(await ledger.markRouted({ key, owner: 'crashed', round: 1, attempts: 1 }, routing)).toBe(false);
+    expect(await ledger.markRouted({ key, owner: 'survivor', round: 2, attempts: 2 }, routing)).toBe(true);
     expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', leaseOwner: null, routing: { hub: 'AMS-1' } });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
   });
@@ -57,21 +57,88 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'slow', leaseMs: 500 });
     await sleep(600);
     // The lease has expired but the holder finishes first: its completion takes round 2.
-    expect(await ledger.markRouted({ key, owner: 'slow', round: 1 }, routing)).toBe(true);
+    expect(await ledger.markRouted({ key, owner: 'slow', round: 1, attempts: 1 }, routing)).toBe(true);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
     expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', round: 2, attempts: 1 });
   });
+
+  /** A ledger on the same database whose process "dies" right after taking a round: its write of the entry fails. */
+  function dyingLedger(): MongoLedger {
+    const db = new Proxy(database.db, {
+      get(target, property, receiver) {
+        if (property !== 'collection') return Reflect.get(target, property, receiver);
+        return (name: string) => {
+          const collection = target.collection(name);
+          if (name !== Collections.ledger) return collection;
+          return new Proxy(collection, {
+            get(c, p, r) {
+              if (p === 'findOneAndUpdate') return async () => { throw new Error('process died'); };
+              const value = Reflect.get(c, p, r);
+              return typeof value === 'function' ? value.bind(c) : value;
+            },
+          });
+        };
+      },
+    });
+    return new MongoLedger(db);
+  }
 
   it('completes an event whose holder took the completing round but died before writing the entry', async () => {
     const item = queued();
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'dead', leaseMs: 500 });
-    // What the holder wrote before it died: its completion round, not the entry.
-    await database.db.collection(Collections.ledgerRounds).insertOne({ _id: `2@${key}` as never, key, round: 2, kind: 'routed', owner: 'dead', at: new Date(), routing });
+    await expect(dyingLedger().markRouted({ key, owner: 'dead', round: 1, attempts: 1 }, routing)).rejects.toThrow('process died');
+    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTING_PENDING', round: 1, attempts: 1 });
     await sleep(600);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'next', leaseMs: 30_000 })).kind).toBe('done');
-    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', leaseOwner: null, routing: { hub: 'AMS-1' } });
+    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', leaseOwner: null, round: 2, routing: { hub: 'AMS-1' } });
+  });
+
+  it('takes over past a takeover whose taker died before writing the entry', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'first', leaseMs: 300 });
+    await sleep(400);
+    await expect(dyingLedger().claimEvent({ item, payloadHash: hash, owner: 'second', leaseMs: 300 })).rejects.toThrow('process died');
+    // The second taker's claim (round 2) is on record with its lease; once that lease is over, a
+    // third worker brings the entry up to round 2 and takes round 3.
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'third', leaseMs: 30_000 })).kind).toBe('busy');
+    await sleep(400);
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'third', leaseMs: 30_000 })).toMatchObject({
+      kind: 'claimed',
+      entry: { round: 3, attempts: 3, leaseOwner: 'third' },
+    });
+  });
+
+  it('finishes a failure whose holder died after taking its round, then lets the retry claim it', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'dying', leaseMs: 300 });
+    const failure = { attempt: 1, error: 'TransientRoutingError', message: '503' };
+    await expect(dyingLedger().markFailed({ key, owner: 'dying', round: 1, attempts: 1 }, failure, null)).rejects.toThrow('process died');
+    // Until its lease runs out the entry looks held; then the next claim finds the failure round
+    // taken, writes the failure the holder could not, and takes the round after.
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'retry', leaseMs: 30_000 })).kind).toBe('busy');
+    await sleep(400);
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'retry', leaseMs: 30_000 })).toMatchObject({
+      kind: 'claimed',
+      entry: { round: 3, attempts: 2, leaseOwner: 'retry', attemptHistory: [{ attempt: 1, error: 'TransientRoutingError' }] },
+    });
+  });
+
+  it('refuses a failure or a dead letter from a holder whose claim was taken over', async () => {
+    const item = queued();
+    const hash = payloadHash(item.event);
+    const key = item.event.idempotencyKey;
+    await ledger.claimEvent({ item, payloadHash: hash, owner: 'slow', leaseMs: 300 });
+    await sleep(400);
+    expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'taker', leaseMs: 30_000 })).kind).toBe('claimed');
+    const failure = { attempt: 1, error: 'TransientRoutingError', message: '503' };
+    expect(await ledger.markFailed({ key, owner: 'slow', round: 1, attempts: 1 }, failure, null)).toBe(false);
+    expect(await ledger.markDeadLettered({ key, owner: 'slow', round: 1, attempts: 1 }, failure)).toBe(false);
+    expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTING_PENDING', leaseOwner: 'taker', round: 2, attemptHistory: [] });
   });
 
   it('gives an expired claim to exactly one of many concurrent takers', async () => {
@@ -98,7 +165,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
-    await ledger.markFailed(key, 'a', { attempt: 1, error: 'TransientRoutingError', message: '503' }, new Date(Date.now() + 1000));
+    expect(await ledger.markFailed({ key, owner: 'a', round: 1, attempts: 1 }, { attempt: 1, error: 'TransientRoutingError', message: '503' }, new Date(Date.now() + 1000))).toBe(true);
     const entry = await ledger.findByKey(key);
     expect(entry).toMatchObject({ status: 'FAILED', leaseOwner: null, attemptHistory: [{ attempt: 1, error: 'TransientRoutingError' }] });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('claimed');
@@ -109,7 +176,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
-    await ledger.markDeadLettered(key, { attempt: 1, error: 'PayloadConflictError', message: 'x' });
+    expect(await ledger.markDeadLettered({ key, owner: 'a', round: 1, attempts: 1 }, { attempt: 1, error: 'PayloadConflictError', message: 'x' })).toBe(true);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('dead-lettered');
     await ledger.markQueuedForReplay(key, 'job-r1');
     expect((await ledger.findByEventId(item.event.eventId))?.status).toBe('QUEUED');

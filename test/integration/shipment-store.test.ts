@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseShipmentEvent, type ShipmentEvent } from '../../lib/events/schema';
 import { MongoShipmentStore, SHIPMENT_HISTORY_LIMIT } from '../../lib/shipments/shipment-store';
+import { Collections } from '../../lib/store/mongo';
 import { freshDatabase } from '../support/mongo';
 
 const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decidedAt: new Date().toISOString() };
@@ -58,6 +59,55 @@ describe('shipment state (real Mongo-wire server)', () => {
     expect(await store.applyEvent(older, routing, seenByOlder)).toBe('stale');
     expect(await store.applyEvent(newer, routing, seenByNewer)).toBe('already-applied');
     expect(await store.getShipment('S-5')).toMatchObject({ status: 'IN_TRANSIT', lastEventId: 'e2', history: [{ eventId: 'e2' }] });
+  });
+
+  it('applies concurrent events for one shipment one at a time: none lost, the newest wins', async () => {
+    await applyAsWorker(event('S-6', 'e-first', 'PICKED_UP', '2026-11-24T08:00:00Z'));
+    const events = Array.from({ length: 20 }, (_, i) => event('S-6', `e${i}`, `STEP_${i}`, new Date(Date.UTC(2026, 10, 24, 9, i)).toISOString()));
+    const outcomes = await Promise.all(events.map((e) => applyAsWorker(e)));
+    const shipment = await store.getShipment('S-6');
+    expect(shipment).toMatchObject({ status: 'STEP_19', lastEventId: 'e19' });
+    expect(outcomes[19]).toBe('applied');
+    expect(outcomes.every((o) => o === 'applied' || o === 'stale')).toBe(true);
+    // Every event reported applied is in the history, once, in the order applied (oldest first).
+    const applied = events.filter((_, i) => outcomes[i] === 'applied').map((e) => e.eventId);
+    const history = shipment!.history.map((h) => h.eventId);
+    expect(history.slice(1).sort()).toEqual([...applied].sort());
+    expect(new Set(history).size).toBe(history.length);
+    const times = shipment!.history.map((h) => new Date(h.occurredAt).getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  it('finishes a change whose writer died after taking its version', async () => {
+    const dying = new MongoShipmentStore(
+      new Proxy(database.db, {
+        get(target, property, receiver) {
+          if (property !== 'collection') return Reflect.get(target, property, receiver);
+          return (name: string) => {
+            const collection = target.collection(name);
+            if (name !== Collections.shipments) return collection;
+            return new Proxy(collection, {
+              get(c, p, r) {
+                if (p === 'updateOne') return async () => { throw new Error('process died'); };
+                const value = Reflect.get(c, p, r);
+                return typeof value === 'function' ? value.bind(c) : value;
+              },
+            });
+          };
+        },
+      }),
+    );
+    await applyAsWorker(event('S-7', 'e1', 'PICKED_UP', '2026-11-24T08:00:00Z'));
+    const lost = event('S-7', 'e2', 'IN_TRANSIT', '2026-11-24T09:00:00Z');
+    await expect(dying.applyEvent(lost, routing, await store.getShipment('S-7'))).rejects.toThrow('process died');
+    const survivor = new MongoShipmentStore(database.db, { abandonedAfterMs: 0 });
+    const next = event('S-7', 'e3', 'OUT_FOR_DELIVERY', '2026-11-24T10:00:00Z');
+    expect(await survivor.applyEvent(next, routing, await store.getShipment('S-7'))).toBe('applied');
+    expect(await store.getShipment('S-7')).toMatchObject({
+      status: 'OUT_FOR_DELIVERY',
+      version: 3,
+      history: [{ eventId: 'e1' }, { eventId: 'e2' }, { eventId: 'e3' }],
+    });
   });
 
   it('keeps a bounded history of applied events', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeadLetterReason } from '../../lib/dead-letters/dead-letter-store';
-import { JobSchemaError, LeaseHeldError, PayloadConflictError, TransientRoutingError } from '../../lib/errors';
+import { JobSchemaError, LeaseHeldError, PayloadConflictError, ShipmentContentionError, TransientRoutingError } from '../../lib/errors';
 import { backoffDelay } from '../../lib/worker/backoff';
 import { classifyFailure, FailureAction } from '../../lib/worker/classify-failure';
 
@@ -37,5 +37,9 @@ describe('failure classification', () => {
 
   it('delays, without using an attempt, an event another worker holds', () => {
     expect(classifyFailure(new LeaseHeldError('k')).action).toBe(FailureAction.DELAY);
+  });
+
+  it('delays, without using an attempt, an event whose shipment another worker is changing', () => {
+    expect(classifyFailure(new ShipmentContentionError('S-1')).action).toBe(FailureAction.DELAY);
   });
 });
