@@ -27,12 +27,17 @@ export async function connectMongo(url: string): Promise<MongoClient> {
   return client;
 }
 
+/** How long the records of taken ledger rounds and shipment versions are kept (needed for one lease). */
+export const TRANSITION_RECORD_TTL_SECONDS = 7 * 24 * 3600;
+
 /**
  * Creates the indexes the gateway relies on. Idempotent; safe to call from every process
  * at start-up. The ledger and dead-letter keys are `_id`, unique by construction.
  */
 export async function ensureIndexes(db: Db): Promise<void> {
   await Promise.all([
+    expireAfter(db.collection(Collections.ledgerRounds), TRANSITION_RECORD_TTL_SECONDS),
+    expireAfter(db.collection(Collections.shipmentVersions), TRANSITION_RECORD_TTL_SECONDS),
     db.collection(Collections.ledger).createIndex({ eventId: 1 }, { name: 'eventId' }),
     db.collection(Collections.ledger).createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updatedAt' }),
     db.collection(Collections.deadLetters).createIndex({ status: 1, lastFailedAt: 1 }, { name: 'status_lastFailedAt' }),
@@ -41,6 +46,18 @@ export async function ensureIndexes(db: Db): Promise<void> {
     db.collection(Collections.deadLetters).createIndex({ eventType: 1, lastFailedAt: 1 }, { name: 'eventType_lastFailedAt' }),
     db.collection(Collections.deadLetters).createIndex({ reason: 1, lastFailedAt: 1 }, { name: 'reason_lastFailedAt' }),
   ]);
+}
+
+/**
+ * A TTL index on `at`. FerretDB 1.24 refuses TTL indexes as not implemented: there the records
+ * are kept (stated in the README), nothing pretends otherwise.
+ */
+async function expireAfter(collection: Collection, seconds: number): Promise<void> {
+  try {
+    await collection.createIndex({ at: 1 }, { name: 'at_ttl', expireAfterSeconds: seconds });
+  } catch (error) {
+    if (!(error instanceof MongoServerError && (error.code === 238 || /not implemented/i.test(error.message)))) throw error;
+  }
 }
 
 /** Mongo's duplicate-key error: a concurrent writer got there first, not a failure. */
