@@ -5,7 +5,7 @@ import { parseShipmentEvent, type QueuedEvent, type ShipmentEventInput } from '.
 import { MongoLedger } from '../../lib/ledger/ledger';
 import { Collections } from '../../lib/store/mongo';
 import { sampleEvent } from '../../scripts/sample-event';
-import { freshDatabase } from '../support/mongo';
+import { dyingAt, freshDatabase } from '../support/mongo';
 
 function queued(input: ShipmentEventInput = sampleEvent()): QueuedEvent {
   const parsed = parseShipmentEvent(input);
@@ -64,23 +64,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
 
   /** A ledger on the same database whose process "dies" right after taking a round: its write of the entry fails. */
   function dyingLedger(): MongoLedger {
-    const db = new Proxy(database.db, {
-      get(target, property, receiver) {
-        if (property !== 'collection') return Reflect.get(target, property, receiver);
-        return (name: string) => {
-          const collection = target.collection(name);
-          if (name !== Collections.ledger) return collection;
-          return new Proxy(collection, {
-            get(c, p, r) {
-              if (p === 'findOneAndUpdate') return async () => { throw new Error('process died'); };
-              const value = Reflect.get(c, p, r);
-              return typeof value === 'function' ? value.bind(c) : value;
-            },
-          });
-        };
-      },
-    });
-    return new MongoLedger(db);
+    return new MongoLedger(dyingAt(database.db, Collections.ledger, 'findOneAndUpdate'));
   }
 
   it('completes an event whose holder took the completing round but died before writing the entry', async () => {

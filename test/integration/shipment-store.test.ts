@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseShipmentEvent, type ShipmentEvent } from '../../lib/events/schema';
 import { MongoShipmentStore, SHIPMENT_HISTORY_LIMIT } from '../../lib/shipments/shipment-store';
 import { Collections } from '../../lib/store/mongo';
-import { freshDatabase } from '../support/mongo';
+import { dyingAt, freshDatabase } from '../support/mongo';
 
 const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decidedAt: new Date().toISOString() };
 
@@ -79,24 +79,7 @@ describe('shipment state (real Mongo-wire server)', () => {
   });
 
   it('finishes a change whose writer died after taking its version', async () => {
-    const dying = new MongoShipmentStore(
-      new Proxy(database.db, {
-        get(target, property, receiver) {
-          if (property !== 'collection') return Reflect.get(target, property, receiver);
-          return (name: string) => {
-            const collection = target.collection(name);
-            if (name !== Collections.shipments) return collection;
-            return new Proxy(collection, {
-              get(c, p, r) {
-                if (p === 'updateOne') return async () => { throw new Error('process died'); };
-                const value = Reflect.get(c, p, r);
-                return typeof value === 'function' ? value.bind(c) : value;
-              },
-            });
-          };
-        },
-      }),
-    );
+    const dying = new MongoShipmentStore(dyingAt(database.db, Collections.shipments, 'updateOne'));
     await applyAsWorker(event('S-7', 'e1', 'PICKED_UP', '2026-11-24T08:00:00Z'));
     const lost = event('S-7', 'e2', 'IN_TRANSIT', '2026-11-24T09:00:00Z');
     await expect(dying.applyEvent(lost, routing, await store.getShipment('S-7'))).rejects.toThrow('process died');

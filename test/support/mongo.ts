@@ -16,3 +16,26 @@ export async function freshDatabase(name: string): Promise<{ db: Db; close(): Pr
     },
   };
 }
+
+/**
+ * The same database, except that `method` on collection `collection` throws "process died": a
+ * store built on it stands for a worker that dies at that write (what came before it is real).
+ */
+export function dyingAt(db: Db, collection: string, method: 'findOneAndUpdate' | 'updateOne'): Db {
+  return new Proxy(db, {
+    get(target, property, receiver) {
+      if (property !== 'collection') return Reflect.get(target, property, receiver);
+      return (name: string) => {
+        const real = target.collection(name);
+        if (name !== collection) return real;
+        return new Proxy(real, {
+          get(c, p, r) {
+            if (p === method) return async () => { throw new Error('process died'); };
+            const value = Reflect.get(c, p, r) as unknown;
+            return typeof value === 'function' ? value.bind(c) : value;
+          },
+        });
+      };
+    },
+  });
+}
