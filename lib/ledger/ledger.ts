@@ -188,8 +188,7 @@ export class MongoLedger implements Ledger {
           round,
         },
       };
-      const taken = await this.#takeRound(entry, round, 'claim', owner, change);
-      if (taken) return { kind: 'claimed', entry: taken };
+      if (await this.#takeRound(key, round, 'claim', owner, change)) return { kind: 'claimed', entry: { ...entry, ...change.set } };
       if (!(await this.#rollForward(key, round))) return { kind: 'busy', entry };
     }
     const entry = await this.#ledger.findOne({ _id: key });
@@ -199,29 +198,18 @@ export class MongoLedger implements Ledger {
 
   /**
    * Takes round `round` of the entry with a unique insert and, if this caller got it, applies
-   * the change to the entry by `_id`. Returns the entry as written, or null when another worker
-   * took the round first.
+   * the change to the entry by `_id`. False when another worker took the round first.
    */
-  async #takeRound(
-    entry: Pick<LedgerEntry, '_id'>,
-    round: number,
-    kind: RoundRecord['kind'],
-    owner: string,
-    change: RoundChange,
-  ): Promise<LedgerEntry | null> {
+  async #takeRound(key: string, round: number, kind: RoundRecord['kind'], owner: string, change: RoundChange): Promise<boolean> {
     try {
-      await this.#rounds.insertOne({ _id: `${round}@${entry._id}`, key: entry._id, round, kind, owner, at: new Date(), change });
+      await this.#rounds.insertOne({ _id: `${round}@${key}`, key, round, kind, owner, at: new Date(), change });
     } catch (error) {
-      if (isDuplicateKeyError(error)) return null;
+      if (isDuplicateKeyError(error)) return false;
       throw error;
     }
-    return this.#apply(entry._id, change);
-  }
-
-  async #apply(key: string, change: RoundChange): Promise<LedgerEntry | null> {
-    const written = await this.#ledger.findOneAndUpdate({ _id: key }, toUpdate(change), { returnDocument: 'after' });
+    await this.#ledger.updateOne({ _id: key }, toUpdate(change));
     if (change.addFailure) await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
-    return written;
+    return true;
   }
 
   /**
@@ -249,7 +237,7 @@ export class MongoLedger implements Ledger {
     const change: RoundChange = {
       set: { status: EventStatus.ROUTED, routing, routedAt: now, updatedAt: now, leaseOwner: null, leaseUntil: null, round: round + 1 },
     };
-    return (await this.#takeRound({ _id: key }, round + 1, 'routed', owner, change)) !== null;
+    return this.#takeRound(key, round + 1, 'routed', owner, change);
   }
 
   /** Records a failed attempt and releases the lease so the retry can claim it. False when the lease was lost. */
@@ -259,7 +247,7 @@ export class MongoLedger implements Ledger {
       set: { status: EventStatus.FAILED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: now, round: round + 1 },
       addFailure: { ...failure, at: now },
     };
-    return (await this.#takeRound({ _id: key }, round + 1, 'failed', owner, change)) !== null;
+    return this.#takeRound(key, round + 1, 'failed', owner, change);
   }
 
   /** Gives up on the event: DEAD_LETTERED until an operator replays it. False when the lease was lost. */
@@ -269,7 +257,7 @@ export class MongoLedger implements Ledger {
       set: { status: EventStatus.DEAD_LETTERED, leaseOwner: null, leaseUntil: null, deadLetteredAt: now, updatedAt: now, round: round + 1 },
       addFailure: { ...failure, at: now },
     };
-    return (await this.#takeRound({ _id: key }, round + 1, 'dead', owner, change)) !== null;
+    return this.#takeRound(key, round + 1, 'dead', owner, change);
   }
 
   /**
@@ -280,7 +268,7 @@ export class MongoLedger implements Ledger {
     const change: RoundChange = {
       set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date(), attempts: attempts - 1, round: round + 1 },
     };
-    return (await this.#takeRound({ _id: key }, round + 1, 'released', owner, change)) !== null;
+    return this.#takeRound(key, round + 1, 'released', owner, change);
   }
 
   /** Makes a dead-lettered event claimable again, with a fresh attempt budget, and records the replay. */

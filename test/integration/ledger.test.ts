@@ -64,7 +64,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
 
   /** A ledger on the same database whose process "dies" right after taking a round: its write of the entry fails. */
   function dyingLedger(): MongoLedger {
-    return new MongoLedger(dyingAt(database.db, Collections.ledger, 'findOneAndUpdate'));
+    return new MongoLedger(dyingAt(database.db, Collections.ledger, 'updateOne'));
   }
 
   it('completes an event whose holder took the completing round but died before writing the entry', async () => {

@@ -21,7 +21,7 @@ export async function freshDatabase(name: string): Promise<{ db: Db; close(): Pr
  * The same database, except that `method` on collection `collection` throws "process died": a
  * store built on it stands for a worker that dies at that write (what came before it is real).
  */
-export function dyingAt(db: Db, collection: string, method: 'findOneAndUpdate' | 'updateOne'): Db {
+export function dyingAt(db: Db, collection: string, method: 'updateOne' | 'insertOne'): Db {
   return new Proxy(db, {
     get(target, property, receiver) {
       if (property !== 'collection') return Reflect.get(target, property, receiver);
