@@ -32,6 +32,9 @@ export type ProcessOutcome =
   | { outcome: 'duplicate' }
   | { outcome: 'already-dead-lettered' };
 
+/** Logged when a holder's step finds its claim already taken over (its lease ran out). */
+const LEASE_LOST = 'lease expired and another worker took the event over; this attempt leaves the ledger to it';
+
 /** How long to wait before looking again when a dead letter could not be recorded. */
 const DEAD_LETTER_RETRY_MS = 5000;
 
@@ -142,7 +145,7 @@ function createAttempt(deps: ProcessorDependencies) {
       if (decision.action === FailureAction.DELAY) {
         const delayMs = delayFor(error, heldUntil, deps.leaseMs);
         if (item && claimed) {
-          await deps.ledger.releaseClaim(tokenOf(claimed, owner), new Date(Date.now() + delayMs));
+          if (!(await deps.ledger.releaseClaim(tokenOf(claimed, owner), new Date(Date.now() + delayMs)))) log.warn(LEASE_LOST);
         }
         log.info('event delayed without using an attempt', { reason: failure.error, delayMs });
         await job.moveToDelayed(Date.now() + delayMs, token);
@@ -153,7 +156,7 @@ function createAttempt(deps: ProcessorDependencies) {
         const nextAttemptAt = new Date(Date.now() + delayMs);
         log.warn('attempt failed; retrying', { error: failure, delayMs, maxAttempts });
         if (item && claimed) {
-          await deps.ledger.markFailed(tokenOf(claimed, owner), failure, nextAttemptAt);
+          if (!(await deps.ledger.markFailed(tokenOf(claimed, owner), failure, nextAttemptAt))) log.warn(LEASE_LOST);
         }
         throw new RetryScheduledError(error, delayMs);
       }
@@ -170,7 +173,7 @@ function createAttempt(deps: ProcessorDependencies) {
           attemptHistory: history,
         });
         // A conflicting payload must not touch the ledger entry of the original event.
-        if (claimed) await deps.ledger.markDeadLettered(tokenOf(claimed, owner), failure);
+        if (claimed && !(await deps.ledger.markDeadLettered(tokenOf(claimed, owner), failure))) log.warn(LEASE_LOST);
       } catch (recordError) {
         log.error('could not record the dead letter; keeping the job', { error: describe(recordError, attempt) });
         await job.moveToDelayed(Date.now() + DEAD_LETTER_RETRY_MS, token);

@@ -26,9 +26,9 @@ function lastAttemptJob() {
 const entry = { _id: 'k', attemptHistory: [], leaseUntil: null } as unknown as LedgerEntry;
 const ledger = {
   claimEvent: async () => ({ kind: 'claimed', entry }),
-  markFailed: async () => undefined,
-  markDeadLettered: async () => undefined,
-  releaseClaim: async () => undefined,
+  markFailed: async () => true,
+  markDeadLettered: async () => true,
+  releaseClaim: async () => true,
 } as unknown as Ledger;
 
 function processorWith(deadLetter: () => Promise<string>) {
