@@ -5,7 +5,7 @@ import type { QueuedEvent } from '../events/schema';
 import type { AttemptRecord } from '../ledger/ledger';
 import { DEAD_LETTER_QUEUE, jobIdFor } from '../queue/names';
 import { ValidationError } from '../errors';
-import { Collections, isDuplicateKeyError } from '../store/mongo';
+import { Collections, insertIfAbsent } from '../store/mongo';
 
 /** Why an event was dead-lettered. */
 export const DeadLetterReason = {
@@ -175,10 +175,7 @@ export class DeadLetterStore {
     // The claim itself is an insert under a unique key (record and replay round): atomic on
     // MongoDB and on FerretDB alike, whose conditional updates are not atomic across connections.
     const claimId = `${recordId}#${current.replayCount}`;
-    try {
-      await this.#claims.insertOne({ _id: claimId, at: now });
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
+    if (!(await insertIfAbsent(this.#claims, { _id: claimId, at: now }))) {
       const stale = await this.#claims.deleteOne({ _id: claimId, at: { $lt: new Date(now.getTime() - REPLAY_CLAIM_MS) } });
       if (stale.deletedCount !== 1) return null;
       return this.claimForReplay(recordId);

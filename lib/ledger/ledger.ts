@@ -1,8 +1,8 @@
-import type { Collection, Db, UpdateFilter } from 'mongodb';
+import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import type { QueuedEvent } from '../events/schema';
 import { EventStatus } from '../events/status';
 import type { RoutingDecision } from '../routing/types';
-import { Collections, isDuplicateKeyError, trimToNewest } from '../store/mongo';
+import { Collections, insertIfAbsent, trimToNewest } from '../store/mongo';
 
 /** Attempts remembered per event; older ones are dropped. */
 export const ATTEMPT_HISTORY_LIMIT = 50;
@@ -158,14 +158,10 @@ export class MongoLedger implements Ledger {
       nextAttemptAt: null,
       round: 1,
     };
-    try {
-      await this.#ledger.insertOne(fresh);
-      return { kind: 'claimed', entry: fresh };
-    } catch (error) {
-      if (!isDuplicateKeyError(error)) throw error;
-    }
-    // The key is known. Two passes: the second follows a round whose taker died unwritten.
-    for (let pass = 0; pass < 2; pass++) {
+    if (await insertIfAbsent(this.#ledger, fresh)) return { kind: 'claimed', entry: fresh };
+    // The key is known. A round found taken is rolled forward and the entry read again: at most
+    // two tries to take it over, then the third read only says why it is not this worker's.
+    for (let pass = 0; ; pass++) {
       const entry = await this.#ledger.findOne({ _id: key });
       if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
       if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
@@ -175,7 +171,7 @@ export class MongoLedger implements Ledger {
         entry.status === EventStatus.QUEUED ||
         entry.status === EventStatus.FAILED ||
         (entry.status === EventStatus.ROUTING_PENDING && (entry.leaseUntil?.getTime() ?? 0) < now.getTime());
-      if (!claimable) return { kind: 'busy', entry };
+      if (!claimable || pass === 2) return { kind: 'busy', entry };
       const round = (entry.round ?? 1) + 1;
       const change: RoundChange = {
         set: {
@@ -191,9 +187,6 @@ export class MongoLedger implements Ledger {
       if (await this.#takeRound(key, round, 'claim', owner, change)) return { kind: 'claimed', entry: { ...entry, ...change.set } };
       if (!(await this.#rollForward(key, round))) return { kind: 'busy', entry };
     }
-    const entry = await this.#ledger.findOne({ _id: key });
-    if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
-    return { kind: entry.status === EventStatus.ROUTED ? 'done' : 'busy', entry };
   }
 
   /**
@@ -201,15 +194,17 @@ export class MongoLedger implements Ledger {
    * the change to the entry by `_id`. False when another worker took the round first.
    */
   async #takeRound(key: string, round: number, kind: RoundRecord['kind'], owner: string, change: RoundChange): Promise<boolean> {
-    try {
-      await this.#rounds.insertOne({ _id: `${round}@${key}`, key, round, kind, owner, at: new Date(), change });
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
-    await this.#ledger.updateOne({ _id: key }, toUpdate(change));
-    if (change.addFailure) await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+    if (!(await insertIfAbsent(this.#rounds, { _id: `${round}@${key}`, key, round, kind, owner, at: new Date(), change }))) return false;
+    await this.#write({ _id: key }, change);
     return true;
+  }
+
+  /** Writes a round's change to the entry `filter` names by `_id` (and, for a roll-forward, its round). */
+  async #write(filter: Filter<LedgerEntry> & { _id: string }, change: RoundChange): Promise<void> {
+    const update: UpdateFilter<LedgerEntry> = { $set: change.set };
+    if (change.addFailure) update.$addToSet = { attemptHistory: change.addFailure };
+    await this.#ledger.updateOne(filter, update);
+    if (change.addFailure) await trimToNewest(this.#ledger, { _id: filter._id }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
   }
 
   /**
@@ -223,8 +218,7 @@ export class MongoLedger implements Ledger {
     if (!record) return false;
     // Entries written before rounds existed have none: they count as round 1.
     const before = round === 2 ? { $in: [1, null] } : round - 1;
-    await this.#ledger.updateOne({ _id: key, round: before as never }, toUpdate(record.change));
-    if (record.change.addFailure) await trimToNewest(this.#ledger, { _id: key }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
+    await this.#write({ _id: key, round: before as never }, record.change);
     return true;
   }
 
@@ -296,10 +290,4 @@ export class MongoLedger implements Ledger {
     const groups = await this.#ledger.aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]).toArray();
     return Object.fromEntries(groups.map((group) => [group._id, group.count]));
   }
-}
-
-function toUpdate(change: RoundChange): UpdateFilter<LedgerEntry> {
-  const update: UpdateFilter<LedgerEntry> = { $set: change.set };
-  if (change.addFailure) update.$addToSet = { attemptHistory: change.addFailure };
-  return update;
 }

@@ -1,9 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Db, Filter } from 'mongodb';
+import { ShipmentContentionError } from '../errors';
 import type { ShipmentEvent } from '../events/schema';
 import type { RoutingDecision } from '../routing/types';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ShipmentContentionError } from '../errors';
-import { Collections, isDuplicateKeyError, trimToNewest } from '../store/mongo';
+import { Collections, insertIfAbsent, trimToNewest } from '../store/mongo';
 
 /** How many applied events a shipment remembers. */
 export const SHIPMENT_HISTORY_LIMIT = 50;
@@ -105,20 +105,15 @@ export class MongoShipmentStore implements ShipmentStore {
       const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
       const fields = { status, lastEventId: event.eventId, lastEventAt: occurredAt, route, updatedAt: now, ...(orderId === undefined ? {} : { orderId }) };
       if (state === null) {
-        try {
-          await this.#shipments.insertOne({ _id: shipmentId, ...fields, history: [applied], version: 1 });
-          return 'applied';
-        } catch (error) {
-          if (!isDuplicateKeyError(error)) throw error;
-          state = await this.getShipment(shipmentId);
-          continue;
-        }
+        if (await insertIfAbsent(this.#shipments, { _id: shipmentId, ...fields, history: [applied], version: 1 })) return 'applied';
+        state = await this.getShipment(shipmentId);
+        continue;
       }
       if (state.history.some((entry) => entry.eventId === event.eventId)) return 'already-applied';
       if (state.lastEventAt && state.lastEventAt.getTime() >= occurredAt.getTime()) return 'stale';
       const version = (state.version ?? 0) + 1;
       const change: ShipmentChange = { set: { ...fields, version }, applied };
-      if (await this.#takeVersion(shipmentId, version, change)) {
+      if (await insertIfAbsent(this.#versions, { _id: `${version}@${shipmentId}`, shipmentId, version, at: new Date(), change })) {
         await this.#write({ _id: shipmentId }, change, state.history.length + 1);
         return 'applied';
       }
@@ -127,16 +122,6 @@ export class MongoShipmentStore implements ShipmentStore {
       state = await this.#afterLostVersion(shipmentId, version);
     }
     throw new ShipmentContentionError(shipmentId);
-  }
-
-  async #takeVersion(shipmentId: string, version: number, change: ShipmentChange): Promise<boolean> {
-    try {
-      await this.#versions.insertOne({ _id: `${version}@${shipmentId}`, shipmentId, version, at: new Date(), change });
-      return true;
-    } catch (error) {
-      if (isDuplicateKeyError(error)) return false;
-      throw error;
-    }
   }
 
   /** Writes a taken version's change; `filter` names the shipment by `_id` (and, for a roll-forward, the version before). */

@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type UpdateFilter } from 'mongodb';
+import { MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type OptionalUnlessRequiredId, type UpdateFilter } from 'mongodb';
 
 /** Collection names, in one place. */
 export const Collections = {
@@ -28,7 +28,7 @@ export async function connectMongo(url: string): Promise<MongoClient> {
 }
 
 /** How long the records of taken ledger rounds and shipment versions are kept (needed for one lease). */
-export const TRANSITION_RECORD_TTL_SECONDS = 7 * 24 * 3600;
+const TRANSITION_RECORD_TTL_SECONDS = 7 * 24 * 3600;
 
 /**
  * Creates the indexes the gateway relies on. Idempotent; safe to call from every process
@@ -66,9 +66,23 @@ export function isDuplicateKeyError(error: unknown): boolean {
 }
 
 /**
- * Keeps only the newest `limit` entries of an array field. On MongoDB the `$slice` of the
- * `$push` that appended has already done this and the check finds nothing to do; FerretDB 1.24
- * ignores `$slice`, so the oldest entries are popped here instead.
+ * Inserts `doc` unless its `_id` is taken: true when this caller inserted it, false when another
+ * got there first. The gateway's one exclusivity primitive, atomic on MongoDB and FerretDB alike.
+ */
+export async function insertIfAbsent<T extends Document>(collection: Collection<T>, doc: OptionalUnlessRequiredId<T>): Promise<boolean> {
+  try {
+    await collection.insertOne(doc);
+    return true;
+  } catch (error) {
+    if (isDuplicateKeyError(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Keeps only the newest `limit` entries of an array field. Histories are appended with
+ * `$addToSet` (so a change written twice adds its entry once), which has no `$slice`, and
+ * FerretDB 1.24 ignores `$slice` anyway: the oldest entries are popped here instead.
  */
 export async function trimToNewest<T extends Document>(
   collection: Collection<T>,
