@@ -98,9 +98,7 @@ function createAttempt(deps: ProcessorDependencies) {
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
     const owner = `${deps.workerId}/${token ?? job.id}`;
-    const log = deps.logger.createChild({
-      persistentKeys: { correlationId: job.data?.correlationId, eventId: job.data?.event?.eventId, jobId: job.id, attempt },
-    });
+    const log = jobLog(deps.logger, { correlationId: job.data?.correlationId, eventId: job.data?.event?.eventId, jobId: job.id, attempt });
     let item: QueuedEvent | undefined;
     let hash = 'unreadable';
     let claimed: LedgerEntry | undefined;
@@ -182,6 +180,21 @@ function createAttempt(deps: ProcessorDependencies) {
       log.error('event dead-lettered', { reason, error: failure });
       throw new UnrecoverableError(`${reason}: ${failure.message}`);
     }
+  };
+}
+
+type LogAttributes = Record<string, unknown>;
+
+/**
+ * The job's keys (correlation id, event, job, attempt) on every line it logs. The shared logger
+ * with the keys passed per line, rather than a Powertools child logger per job, which builds a
+ * whole logger (about 45 us) for each of hundreds of jobs a second.
+ */
+function jobLog(logger: Logger, keys: LogAttributes) {
+  return {
+    info: (message: string, attributes: LogAttributes = {}) => logger.info(message, { ...keys, ...attributes }),
+    warn: (message: string, attributes: LogAttributes = {}) => logger.warn(message, { ...keys, ...attributes }),
+    error: (message: string, attributes: LogAttributes = {}) => logger.error(message, { ...keys, ...attributes }),
   };
 }
 

@@ -30,7 +30,8 @@ export function dyingAt(db: Db, collection: string, method: 'updateOne' | 'inser
         if (name !== collection) return real;
         return new Proxy(real, {
           get(c, p, r) {
-            if (p === method) return async () => { throw new Error('process died'); };
+            // Concurrent inserts on one collection go out together as one insertMany (lib/store/mongo.ts).
+            if (p === method || (method === 'insertOne' && p === 'insertMany')) return async () => { throw new Error('process died'); };
             const value = Reflect.get(c, p, r) as unknown;
             return typeof value === 'function' ? value.bind(c) : value;
           },
