@@ -39,7 +39,6 @@ export async function ensureIndexes(db: Db): Promise<void> {
     expireAfter(db.collection(Collections.ledgerRounds), TRANSITION_RECORD_TTL_SECONDS),
     expireAfter(db.collection(Collections.shipmentVersions), TRANSITION_RECORD_TTL_SECONDS),
     db.collection(Collections.ledger).createIndex({ eventId: 1 }, { name: 'eventId' }),
-    db.collection(Collections.ledger).createIndex({ status: 1, updatedAt: 1 }, { name: 'status_updatedAt' }),
     db.collection(Collections.deadLetters).createIndex({ status: 1, lastFailedAt: 1 }, { name: 'status_lastFailedAt' }),
     db.collection(Collections.deadLetters).createIndex({ eventId: 1 }, { name: 'eventId' }),
     db.collection(Collections.deadLetters).createIndex({ source: 1, lastFailedAt: 1 }, { name: 'source_lastFailedAt' }),
