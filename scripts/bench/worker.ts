@@ -10,8 +10,6 @@
  * Peak worker RSS is sampled from /proc. Figures, not assertions.
  */
 import { randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
@@ -19,6 +17,7 @@ import { Redis } from 'ioredis';
 import { parseShipmentEvent, type QueuedEvent } from '../../lib/events/schema';
 import { EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
 import { startFerretDb, startRedis, type RunningService } from '../local-services';
+import { procFilesOfGroup } from './process-group';
 import { sampleEvent } from '../sample-event';
 import { runScript } from '../../test/support/processes';
 
@@ -26,17 +25,8 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 5000);
 
 /** Peak RSS (MiB) over every process in the worker's process group. */
 function groupRssMiB(pgid: number): number {
-  const pids = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' }).split('\n').map((p) => p.trim()).filter(Boolean);
-  let max = 0;
-  for (const pid of pids) {
-    try {
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-      max = Math.max(max, kb / 1024);
-    } catch {
-      /* exited */
-    }
-  }
-  return max;
+  const kb = procFilesOfGroup(pgid, 'status').map((status) => Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0));
+  return Math.max(0, ...kb) / 1024;
 }
 
 async function drain(label: string, urls: { redis: string; mongo: string }, latencyMs: number, concurrency: number) {

@@ -1,25 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertIfAbsent } from '../../lib/store/mongo';
+import { freshDatabase } from '../support/mongo';
 
 describe('insertIfAbsent (real Mongo-wire server)', () => {
-  let client: MongoClient;
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
   let db: Db;
   const inserts: CommandStartedEvent[] = [];
 
   beforeAll(async () => {
-    client = new MongoClient(inject('mongoUrl'), { serverSelectionTimeoutMS: 5000, monitorCommands: true });
-    client.on('commandStarted', (event) => {
+    database = await freshDatabase('insert', { monitorCommands: true });
+    database.client.on('commandStarted', (event) => {
       if (event.commandName === 'insert') inserts.push(event);
     });
-    await client.connect();
-    db = client.db(`test_insert_${randomUUID().slice(0, 8)}`);
+    db = database.db;
   });
-  afterAll(async () => {
-    await db.dropDatabase().catch(() => undefined);
-    await client.close();
-  });
+  afterAll(async () => database.close());
 
   it('sends concurrent inserts as one command and tells each caller its own outcome', async () => {
     const collection = db.collection<{ _id: string; by: number }>('claims');
