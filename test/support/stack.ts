@@ -33,11 +33,15 @@ export async function startOffline(env: Record<string, string>): Promise<{ proce
   const process = runScript('offline', { ...env, HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) });
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   try {
-    await waitFor('serverless offline to answer /health', async () => {
-      if (process.child.exitCode !== null) throw new Error(`offline exited: ${process.output().slice(-2000)}`);
-      const response = await fetch(`${baseUrl}/health`);
-      return response.ok ? true : undefined;
-    }, 120_000, 500);
+    // waitFor retries whatever the check throws, so an exit is returned, not thrown; each probe has
+    // its own timeout; and the whole wait stays below the 120 s hook timeout, so a start that fails
+    // or hangs is reported here, with the emulator's output.
+    const state = await waitFor('serverless offline to answer /health', async () => {
+      if (process.child.exitCode !== null) return 'exited';
+      const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5000) });
+      return response.ok ? 'up' : undefined;
+    }, 100_000, 500);
+    if (state === 'exited') throw new Error(`offline exited with code ${process.child.exitCode}`);
   } catch (error) {
     await process.stop('SIGKILL');
     throw new Error(`${String(error)}\n--- offline output ---\n${process.output().slice(-3000)}`);
@@ -49,10 +53,12 @@ export async function startOffline(env: Record<string, string>): Promise<{ proce
 export async function startWorker(env: Record<string, string>): Promise<RunningProcess> {
   // INFO, so the start-up line this waits for is printed.
   const worker = runScript('worker', { ...env, POWERTOOLS_LOG_LEVEL: 'INFO' });
-  await waitFor('the worker to start', async () => {
-    if (worker.child.exitCode !== null) throw new Error(`worker exited: ${worker.output().slice(-2000)}`);
-    return worker.output().includes('worker started') ? true : undefined;
+  const state = await waitFor('the worker to start', async () => {
+    if (worker.child.exitCode !== null) return 'exited';
+    return worker.output().includes('worker started') ? 'started' : undefined;
   }, 60_000);
+  // Returned, not thrown, by the check: waitFor would retry a throw until its deadline.
+  if (state === 'exited') throw new Error(`worker exited: ${worker.output().slice(-2000)}`);
   return worker;
 }
 
