@@ -12,7 +12,11 @@ import { parse } from 'yaml';
 interface ServerlessEsbuildOptions {
   bundle: boolean;
   minify: boolean;
-  sourcemap: boolean;
+  treeShaking?: boolean;
+  mainFields?: string[];
+  sourcesContent?: boolean;
+  /** Resolved by Serverless per stage (a `${...}` expression here), so not shared: see workerBuild. */
+  sourcemap: boolean | string;
   target: string;
   platform: 'node';
   format: 'cjs' | 'esm';
@@ -22,16 +26,23 @@ interface ServerlessEsbuildOptions {
 
 export function sharedBuildOptions(serverlessYml = 'serverless.yml'): BuildOptions {
   const manifest = parse(readFileSync(serverlessYml, 'utf8')) as { custom: { esbuild: ServerlessEsbuildOptions } };
-  const { bundle, minify, sourcemap, target, platform, format, exclude = [] } = manifest.custom.esbuild;
-  return { bundle, minify, sourcemap, target, platform, format, external: exclude, logLevel: 'info' };
+  const { bundle, minify, treeShaking, mainFields, sourcesContent, target, platform, format, exclude = [] } = manifest.custom.esbuild;
+  return { bundle, minify, treeShaking, mainFields, sourcesContent, target, platform, format, external: exclude, logLevel: 'info' };
 }
 
 export const workerBuild: BuildOptions = {
   ...sharedBuildOptions(),
+  // The image always carries dist/worker.js.map beside the bundle; Node reads it only when
+  // NODE_OPTIONS=--enable-source-maps asks, so maps cost nothing until someone needs a trace.
+  sourcemap: true,
   entryPoints: { worker: 'lib/worker/main.ts' },
   outdir: 'dist',
 };
 
 if (require.main === module) {
-  build(workerBuild).catch(() => process.exit(1));
+  build(workerBuild).catch((error: Error) => {
+    // esbuild reports build errors itself, but not invalid options.
+    console.error(error.message);
+    process.exit(1);
+  });
 }

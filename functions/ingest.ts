@@ -8,23 +8,32 @@ import { sharedEventQueue } from '../lib/infrastructure';
 import { acceptEvent } from '../lib/ingest/accept-event';
 import { BacklogGuard } from '../lib/ingest/backlog-guard';
 import { createLogger } from '../lib/logger';
+import type { BullEventQueue } from '../lib/queue/event-queue';
+import type { SecretName } from '../lib/secrets/secret-parameters';
+import { sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ingest');
 const config = ingestConfig();
-let deps: { queue: ReturnType<typeof sharedEventQueue>; backlog: BacklogGuard } | undefined;
+const secrets = sharedSecrets();
+const SIGNING_SECRETS: readonly SecretName[] = ['WEBHOOK_SECRETS'];
+let deps: Promise<{ queue: BullEventQueue; backlog: BacklogGuard }> | undefined;
 
-function dependencies() {
-  if (!deps) {
-    const queue = sharedEventQueue();
-    const backlog = new BacklogGuard({
+async function dependencies() {
+  deps ??= sharedEventQueue().then((queue) => ({
+    queue,
+    backlog: new BacklogGuard({
       maxBacklog: config.maxBacklog,
       cacheMs: config.backlogCacheMs,
       retryAfterSeconds: config.backlogRetryAfterSeconds,
       readBacklog: () => queue.backlog(),
-    });
-    deps = { queue, backlog };
+    }),
+  }));
+  try {
+    return await deps;
+  } catch (error) {
+    deps = undefined; // a missing REDIS_URL: ask again on the next request
+    throw error;
   }
-  return deps;
 }
 
 /**
@@ -41,7 +50,7 @@ export const handler = httpHandler(logger, async (event, context) => {
       routeSource: verified?.routeSource,
       defaultIdempotencyKey: verified?.webhookId,
     },
-    { ...dependencies(), enqueueTimeoutMs: config.enqueueTimeoutMs },
+    { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs },
   );
   logger.info(receipt.duplicate ? 'duplicate absorbed' : 'event accepted', {
     eventId: receipt.eventId,
@@ -50,5 +59,5 @@ export const handler = httpHandler(logger, async (event, context) => {
   });
   return jsonReply(202, receipt);
 }, { metrics: { namespace: 'CourierEventGateway', serviceName: 'ingest', flushIntervalMs: config.metricsFlushMs } })
-  .use(verifySignedBody(config))
+  .use(verifySignedBody({ ...config, secrets: () => secrets.get(SIGNING_SECRETS) }))
   .use(httpJsonBodyParser({ reviver: withoutPrototypeKeys }));

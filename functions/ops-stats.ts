@@ -1,4 +1,3 @@
-import { opsConfig } from '../lib/config';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
 import { requireApiKey } from '../lib/http/require-api-key';
@@ -6,17 +5,20 @@ import { sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastruc
 import { MongoLedger } from '../lib/ledger/ledger';
 import { createLogger } from '../lib/logger';
 import { gatewayStats } from '../lib/ops/stats';
+import type { SecretName } from '../lib/secrets/secret-parameters';
+import { sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ops-stats');
-const config = opsConfig();
+const secrets = sharedSecrets();
+const OPS_KEYS: readonly SecretName[] = ['OPS_API_KEYS'];
 
 /** GET /v1/ops/stats: queue counts by state, dead letters, ledger counts, oldest waiting event. */
 export const handler = httpHandler(logger, async () => {
   const db = await sharedDb();
   const stats = await gatewayStats({
-    events: sharedEventQueue().queue,
+    events: (await sharedEventQueue()).queue,
     deadLetters: await sharedDeadLetters(),
     ledger: new MongoLedger(db),
   });
   return jsonReply(200, stats);
-}).use(requireApiKey({ keys: config.apiKeys }));
+}).use(requireApiKey({ keys: async () => (await secrets.get(OPS_KEYS)).opsApiKeys }));

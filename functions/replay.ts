@@ -22,7 +22,7 @@ export const handler = middy<unknown, ReplayReport>()
     try {
       const report = await replayDeadLetters(request, {
         deadLetters: await sharedDeadLetters(),
-        events: sharedEventQueue(),
+        events: await sharedEventQueue(),
         ledger: new MongoLedger(db),
         defaultRatePerSecond: opsConfig().replayRatePerSecond,
       });

@@ -17,15 +17,31 @@ const csv = z
       .filter((item) => item.length > 0),
   );
 
-const connectionSchema = z.object({
+/** A plain prefix (`gateway`) or a Redis Cluster hash tag (`{gateway}`). */
+const QUEUE_PREFIX_PATTERN = /^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/;
+
+const connectionFields = z.object({
+  /** One node of a cluster when REDIS_CLUSTER is true (the configuration endpoint on ElastiCache). */
   REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
+  /** Talk to Redis Cluster (ElastiCache cluster mode, ElastiCache Serverless) instead of one server. */
+  REDIS_CLUSTER: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   MONGO_URL: z.string().startsWith('mongodb').default('mongodb://127.0.0.1:27017/gateway'),
   /** Database name; when empty, the one in MONGO_URL's path, else `gateway`. */
   MONGO_DB: z.string().default(''),
   /** BullMQ key prefix: lets several gateways (or test runs) share one Redis. */
-  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('gateway'),
+  QUEUE_PREFIX: z.string().regex(QUEUE_PREFIX_PATTERN, 'letters, digits, _ and -, optionally in {braces}').default('gateway'),
   /** Attempts an event gets before it is dead-lettered; set on each job when it is queued. */
   JOB_ATTEMPTS: int(5, 1),
+});
+
+// BullMQ's Lua scripts (and the gateway's pipelines) touch several keys at once; on a cluster
+// that works only when every key hashes to one slot, which a `{hash tag}` prefix guarantees.
+const connectionSchema = connectionFields.refine((env) => !env.REDIS_CLUSTER || env.QUEUE_PREFIX.startsWith('{'), {
+  path: ['QUEUE_PREFIX'],
+  message: "with REDIS_CLUSTER=true it must be a hash tag such as {gateway}: every BullMQ key and the gateway's own keys must share one slot",
+}).refine((env) => !env.REDIS_CLUSTER || /^\/?0?$/.test(new URL(env.REDIS_URL).pathname), {
+  path: ['REDIS_URL'],
+  message: 'a Redis Cluster has only database 0: drop the /<db> path',
 });
 
 /** `dhl=secretA|secretB,fedex=secretC`: each source's own secrets, several during a rotation. */
@@ -36,7 +52,9 @@ const sourceSecrets = csv.transform((entries, ctx) => {
     const source = entry.slice(0, at).trim();
     const secrets = entry.slice(at + 1).split('|').map((secret) => secret.trim()).filter(Boolean);
     if (at <= 0 || !/^[A-Za-z0-9._-]+$/.test(source) || secrets.length === 0) {
-      ctx.addIssue({ code: 'custom', message: `"${source || entry.slice(0, 20)}…" is not source=secret[|secret]` });
+      // Names the source only when it looks like one: anything else may be a secret pasted without `source=`.
+      const which = at > 0 && /^[A-Za-z0-9._-]+$/.test(source) ? `"${source}=…"` : `entry ${entries.indexOf(entry) + 1}`;
+      ctx.addIssue({ code: 'custom', message: `${which} is not source=secret[|secret]` });
       return z.NEVER;
     }
     bySource[source] = secrets;
@@ -44,11 +62,44 @@ const sourceSecrets = csv.transform((entries, ctx) => {
   return bySource;
 });
 
-const ingestSchema = z.object({
-  WEBHOOK_SECRETS: csv.refine((secrets) => secrets.length > 0, {
-    message: 'set at least one secret (comma-separated, several for rotation)',
-  }),
+/**
+ * The values that are secret in the cloud. With SECRETS_SOURCE=env they are these variables;
+ * with `ssm` they are read at run time from SSM parameters of the same names and formats.
+ */
+const secretValuesSchema = z.object({
+  /** Signing secrets of `POST /v1/events`, comma-separated (several during a rotation). */
+  WEBHOOK_SECRETS: csv,
   SOURCE_SECRETS: sourceSecrets,
+  /** Operator API keys, comma-separated (several during a rotation). Empty: every ops call is refused. */
+  OPS_API_KEYS: csv,
+  /** Read-only keys of the status route, comma-separated; operator keys are accepted there too. */
+  STATUS_API_KEYS: csv,
+  // URLs carry credentials (a Redis AUTH token, a MongoDB password).
+  REDIS_URL: connectionFields.shape.REDIS_URL,
+  MONGO_URL: connectionFields.shape.MONGO_URL,
+});
+
+/** An SSM path: `/courier-event-gateway/prod`, no trailing slash. */
+const SSM_PATH_PATTERN = /^(\/[A-Za-z0-9_.-]+)+$/;
+
+const secretsSourceSchema = z.object({
+  /** `env`: the variables above. `ssm`: SSM Parameter Store under SECRETS_PATH (Lambdas of a cloud stage). */
+  SECRETS_SOURCE: z.enum(['env', 'ssm']).default('env'),
+});
+
+// Checked only when SSM is the source: with env secrets they mean nothing, and must not stop a process.
+const ssmSecretsSchema = z.object({
+  SECRETS_PATH: z.string({ error: 'required when SECRETS_SOURCE=ssm' }).regex(SSM_PATH_PATTERN, 'an SSM path such as /courier-event-gateway/prod'),
+  /** How long a value read from SSM is used before it is read again: the delay before a rotation applies. */
+  SECRETS_MAX_AGE_SECONDS: int(60, 1),
+});
+
+const statusSchema = z.object({
+  /** `true` lets anyone read an event's state (the dev stage); otherwise a key is required. */
+  STATUS_ROUTE_OPEN: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
+});
+
+const ingestSchema = z.object({
   /** Above this many waiting or delayed events, ingest answers 429 instead of filling Redis. */
   MAX_BACKLOG: int(100_000, 1),
   BACKLOG_CACHE_MS: int(1000, 0),
@@ -78,22 +129,48 @@ const workerSchema = z.object({
   MAX_STALLED_COUNT: int(20, 1),
   /** Port of the worker's Prometheus endpoint (GET /metrics); 0 turns it off. */
   METRICS_PORT: int(9464),
+  /** How often the worker publishes backlog metrics to CloudWatch (EMF on stdout); 0 turns them off. */
+  WORKER_CLOUD_METRICS_MS: int(60_000),
 });
 
 const opsSchema = z.object({
-  /** Operator API keys, comma-separated (several during a rotation). Empty: every ops call is refused. */
-  OPS_API_KEYS: csv,
   /** Default pace of a replay, events per second, so a large replay does not starve live traffic. */
   REPLAY_RATE_PER_SECOND: int(50, 1),
 });
 
 export interface OpsConfig {
-  apiKeys: string[];
   replayRatePerSecond: number;
+}
+
+/** The secret values, parsed; where they come from is the secrets provider's business. */
+export interface SecretValues {
+  webhookSecrets: string[];
+  /** Secrets of the per-source routes (`/v1/sources/{source}/events`), by source. */
+  sourceSecrets: Record<string, string[]>;
+  opsApiKeys: string[];
+  statusApiKeys: string[];
+  redisUrl: string;
+  mongoUrl: string;
+}
+
+export type SecretsSourceConfig =
+  | { source: 'env' }
+  | {
+      source: 'ssm';
+      /** The stage's SSM path, no trailing slash. */
+      path: string;
+      maxAgeSeconds: number;
+    };
+
+export interface StatusConfig {
+  /** The status route answers without a key. */
+  routeOpen: boolean;
 }
 
 export interface ConnectionConfig {
   redisUrl: string;
+  /** REDIS_URL is a node of a Redis Cluster; QUEUE_PREFIX is then a `{hash tag}`. */
+  redisCluster: boolean;
   mongoUrl: string;
   mongoDb: string;
   queuePrefix: string;
@@ -101,9 +178,6 @@ export interface ConnectionConfig {
 }
 
 export interface IngestConfig {
-  secrets: string[];
-  /** Secrets of the per-source routes (`/v1/sources/{source}/events`), by source. */
-  sourceSecrets: Record<string, string[]>;
   maxBacklog: number;
   backlogCacheMs: number;
   backlogRetryAfterSeconds: number;
@@ -123,25 +197,39 @@ export interface WorkerConfig {
   breaker: { failureThreshold: number; cooldownMs: number };
   maxStalledCount: number;
   metricsPort: number;
+  /** Interval of the backlog metrics ECS scales and alarms on; 0 when they are off. */
+  cloudMetricsIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
 
-function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
+/** How a problem names where the value came from: the variable, or an SSM parameter. */
+interface Source {
+  what: string;
+  nameOf: (variable: string) => string;
+}
+
+const ENVIRONMENT: Source = { what: 'environment', nameOf: (variable) => variable };
+
+function parse<S extends z.ZodType>(schema: S, env: Env, source: Source = ENVIRONMENT): z.output<S> {
   const result = schema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+    const problems = result.error.issues.map((issue) => `${source.nameOf(issue.path.join('.'))}: ${issue.message}`);
+    throw new ConfigError(`invalid ${source.what}: ${problems.join('; ')}`);
   }
   return result.data;
 }
 
-/** Where Redis and Mongo are. */
-export function connectionConfig(env: Env = process.env): ConnectionConfig {
-  const parsed = parse(connectionSchema, env);
+/**
+ * Where Redis and Mongo are. `urls`, when given, replace REDIS_URL and MONGO_URL: with SSM
+ * secrets they are parameters, read at run time, and checked here like the variables.
+ */
+export function connectionConfig(env: Env = process.env, urls?: Pick<SecretValues, 'redisUrl' | 'mongoUrl'>): ConnectionConfig {
+  const parsed = parse(connectionSchema, urls ? { ...env, REDIS_URL: urls.redisUrl, MONGO_URL: urls.mongoUrl } : env);
   const dbFromUrl = new URL(parsed.MONGO_URL.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1);
   return {
     redisUrl: parsed.REDIS_URL,
+    redisCluster: parsed.REDIS_CLUSTER,
     mongoUrl: parsed.MONGO_URL,
     mongoDb: parsed.MONGO_DB || dbFromUrl || 'gateway',
     queuePrefix: parsed.QUEUE_PREFIX,
@@ -149,12 +237,10 @@ export function connectionConfig(env: Env = process.env): ConnectionConfig {
   };
 }
 
-/** What the ingest edge needs: the signing secrets and the limits of the door. */
+/** What the ingest edge needs: the limits of the door (its secrets come from the secrets provider). */
 export function ingestConfig(env: Env = process.env): IngestConfig {
   const parsed = parse(ingestSchema, env);
   return {
-    secrets: parsed.WEBHOOK_SECRETS,
-    sourceSecrets: parsed.SOURCE_SECRETS,
     maxBacklog: parsed.MAX_BACKLOG,
     backlogCacheMs: parsed.BACKLOG_CACHE_MS,
     backlogRetryAfterSeconds: parsed.BACKLOG_RETRY_AFTER_SECONDS,
@@ -186,11 +272,44 @@ export function workerConfig(env: Env = process.env): WorkerConfig {
     breaker: { failureThreshold: parsed.BREAKER_FAILURE_THRESHOLD, cooldownMs: parsed.BREAKER_COOLDOWN_MS },
     maxStalledCount: parsed.MAX_STALLED_COUNT,
     metricsPort: parsed.METRICS_PORT,
+    cloudMetricsIntervalMs: parsed.WORKER_CLOUD_METRICS_MS,
   };
 }
 
 /** The operator surface: who may call it, and how fast replays go by default. */
 export function opsConfig(env: Env = process.env): OpsConfig {
   const parsed = parse(opsSchema, env);
-  return { apiKeys: parsed.OPS_API_KEYS, replayRatePerSecond: parsed.REPLAY_RATE_PER_SECOND };
+  return { replayRatePerSecond: parsed.REPLAY_RATE_PER_SECOND };
+}
+
+/** Whether the status route needs a key. */
+export function statusConfig(env: Env = process.env): StatusConfig {
+  return { routeOpen: parse(statusSchema, env).STATUS_ROUTE_OPEN };
+}
+
+/** Where the secrets come from: the environment, or SSM Parameter Store (SECRETS_SOURCE). */
+export function secretsSourceConfig(env: Env = process.env): SecretsSourceConfig {
+  if (parse(secretsSourceSchema, env).SECRETS_SOURCE === 'env') return { source: 'env' };
+  const parsed = parse(ssmSecretsSchema, env);
+  return { source: 'ssm', path: parsed.SECRETS_PATH, maxAgeSeconds: parsed.SECRETS_MAX_AGE_SECONDS };
+}
+
+/**
+ * Parses the secret values, by variable name: the environment's, or the values of the SSM
+ * parameters of the same names. A bad value is a ConfigError naming `nameOf(variable)`
+ * (the full parameter name), never showing the value.
+ *
+ * @example
+ * secretValues({ WEBHOOK_SECRETS: 'new,old' }).webhookSecrets; // ['new', 'old']
+ */
+export function secretValues(values: Env = process.env, nameOf?: (variable: string) => string): SecretValues {
+  const parsed = parse(secretValuesSchema, values, nameOf ? { what: 'secrets', nameOf } : ENVIRONMENT);
+  return {
+    webhookSecrets: parsed.WEBHOOK_SECRETS,
+    sourceSecrets: parsed.SOURCE_SECRETS,
+    opsApiKeys: parsed.OPS_API_KEYS,
+    statusApiKeys: parsed.STATUS_API_KEYS,
+    redisUrl: parsed.REDIS_URL,
+    mongoUrl: parsed.MONGO_URL,
+  };
 }

@@ -142,10 +142,32 @@ export class CircuitOpenError extends GatewayError {
   }
 }
 
-/** An operator route was called without a valid API key. Says nothing more. */
-export class OperatorAuthError extends GatewayError {
+/** A keyed route (operator, status) was called without a key it accepts. Says nothing more. */
+export class ApiKeyError extends GatewayError {
   constructor(options?: { cause?: unknown }) {
-    super('a valid operator API key is required', options);
-    this.name = 'OperatorAuthError';
+    super('a valid API key is required', options);
+    this.name = 'ApiKeyError';
+  }
+}
+
+/**
+ * The secrets could not be read (the parameter store did not answer, or a value does not
+ * parse): the request cannot be served safely, so it is refused with a 503, never accepted.
+ */
+export class SecretsUnavailableError extends GatewayError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SecretsUnavailableError';
+  }
+}
+
+/** A required secret does not exist where the stage keeps its secrets; names it in full. */
+export class MissingSecretError extends SecretsUnavailableError {
+  /** Full names: SSM parameter names in the cloud, variable names with env secrets. */
+  readonly secretNames: readonly string[];
+  constructor(secretNames: readonly string[], options?: { cause?: unknown }) {
+    super(`missing ${secretNames.join(', ')}`, options);
+    this.name = 'MissingSecretError';
+    this.secretNames = secretNames;
   }
 }

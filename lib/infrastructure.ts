@@ -1,53 +1,77 @@
-import type { Redis } from 'ioredis';
 import type { Db, MongoClient } from 'mongodb';
 import { connectionConfig, type ConnectionConfig } from './config';
 import { DeadLetterStore } from './dead-letters/dead-letter-store';
 import { BullEventQueue } from './queue/event-queue';
-import { createRedis, type RedisRole } from './queue/redis';
+import { createRedis, type RedisClient, type RedisRole } from './queue/redis';
+import type { SecretName } from './secrets/secret-parameters';
+import { sharedSecrets } from './secrets/shared-secrets';
 import { connectMongo, ensureIndexes } from './store/mongo';
 
 /**
  * Clients shared by every invocation in one Lambda container (or one worker process): created
  * on first use, reused afterwards, never per request.
  */
-let config: ConnectionConfig | undefined;
-const redisByRole = new Map<RedisRole, Redis>();
+let config: Promise<ConnectionConfig> | undefined;
+const redisByRole = new Map<RedisRole, RedisClient>();
 let mongo: Promise<{ client: MongoClient; db: Db }> | undefined;
 let eventQueue: BullEventQueue | undefined;
 let deadLetters: DeadLetterStore | undefined;
 
-export function sharedConfig(): ConnectionConfig {
-  config ??= connectionConfig();
-  return config;
+const CONNECTION_SECRETS: readonly SecretName[] = ['REDIS_URL', 'MONGO_URL'];
+
+/**
+ * Where Redis and Mongo are. Their URLs carry credentials, so they come from the secrets
+ * provider (SSM parameters in a cloud stage), once, when the first client connects: a changed
+ * URL applies to new containers. A missing URL rejects (MissingSecretError, a 503) and is
+ * asked again on the next call.
+ */
+export async function sharedConfig(): Promise<ConnectionConfig> {
+  config ??= sharedSecrets()
+    .get(CONNECTION_SECRETS)
+    .then(({ redisUrl, mongoUrl }) => connectionConfig(undefined, { redisUrl, mongoUrl }));
+  try {
+    return await config;
+  } catch (error) {
+    config = undefined;
+    throw error;
+  }
 }
 
-export function sharedRedis(role: RedisRole): Redis {
+export async function sharedRedis(role: RedisRole): Promise<RedisClient> {
+  const existing = redisByRole.get(role);
+  if (existing) return existing;
+  const connection = await sharedConfig();
+  // Another caller may have made it while this one waited.
   let redis = redisByRole.get(role);
   if (!redis) {
-    redis = createRedis(sharedConfig().redisUrl, role);
+    redis = createRedis(connection, role);
     redisByRole.set(role, redis);
   }
   return redis;
 }
 
 /** The events queue, for producers (ingest, status, replay). */
-export function sharedEventQueue(): BullEventQueue {
-  const { queuePrefix, jobAttempts } = sharedConfig();
-  eventQueue ??= new BullEventQueue({ connection: sharedRedis('producer'), prefix: queuePrefix, attempts: jobAttempts });
+export async function sharedEventQueue(): Promise<BullEventQueue> {
+  if (eventQueue) return eventQueue;
+  const { queuePrefix, jobAttempts } = await sharedConfig();
+  const connection = await sharedRedis('producer');
+  eventQueue ??= new BullEventQueue({ connection, prefix: queuePrefix, attempts: jobAttempts });
   return eventQueue;
 }
 
 /** The dead-letter records and queue, for the operator functions: one per container, not per request. */
 export async function sharedDeadLetters(): Promise<DeadLetterStore> {
+  if (deadLetters) return deadLetters;
   const db = await sharedDb();
-  deadLetters ??= new DeadLetterStore(db, sharedRedis('producer'), sharedConfig().queuePrefix);
+  const redis = await sharedRedis('producer');
+  deadLetters ??= new DeadLetterStore(db, redis, (await sharedConfig()).queuePrefix);
   return deadLetters;
 }
 
 /** The database, connected and indexed once; a failed connection is retried on the next call. */
 export async function sharedDb(): Promise<Db> {
   mongo ??= (async () => {
-    const { mongoUrl, mongoDb } = sharedConfig();
+    const { mongoUrl, mongoDb } = await sharedConfig();
     const client = await connectMongo(mongoUrl);
     const db = client.db(mongoDb);
     await ensureIndexes(db);
@@ -67,6 +91,7 @@ export async function closeShared(): Promise<void> {
   const store = deadLetters;
   eventQueue = undefined;
   deadLetters = undefined;
+  config = undefined; // a reconnection reads the URLs again
   await Promise.allSettled([queue?.close(), store?.close()]);
   const pending: Promise<unknown>[] = [...redisByRole.values()].map((redis) => redis.quit().catch(() => redis.disconnect()));
   redisByRole.clear();

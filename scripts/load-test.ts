@@ -11,7 +11,7 @@
  * (Redis hash `<QUEUE_PREFIX>:settings`) and cleared afterwards, so retries really happen.
  * After the load it waits for the pipeline to drain and reconciles from Mongo and the queues;
  * it exits 1 when any promise fails. It reads the gateway's own environment: WEBHOOK_SECRETS
- * (signs with the first), REDIS_URL, MONGO_URL, MONGO_DB, QUEUE_PREFIX.
+ * (signs with the first), REDIS_URL, REDIS_CLUSTER, MONGO_URL, MONGO_DB, QUEUE_PREFIX.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,11 +21,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { connectionConfig } from '../lib/config';
 import { defaultIdempotencyKey } from '../lib/events/schema';
 import { EVENTS_QUEUE, jobIdFor } from '../lib/queue/names';
+import { createRedis, type RedisClient } from '../lib/queue/redis';
 import { ROUTING_FAILURE_RATE_FIELD, settingsKey } from '../lib/routing/runtime-settings';
 import { Collections } from '../lib/store/mongo';
 import { sampleEvent, signedHeaders } from './sample-event';
@@ -67,7 +67,7 @@ interface Sample {
 
 async function main(): Promise<number> {
   const connection = connectionConfig();
-  const redis = new Redis(connection.redisUrl, { maxRetriesPerRequest: null });
+  const redis = createRedis(connection, 'worker');
   const queue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: connection.queuePrefix });
   const mongo = await MongoClient.connect(connection.mongoUrl, { serverSelectionTimeoutMS: 5000 });
   const db = mongo.db(connection.mongoDb);
@@ -227,12 +227,13 @@ async function terminalCounts(db: ReturnType<MongoClient['db']>) {
   return { routed: by.ROUTED ?? 0, deadLettered: by.DEAD_LETTERED ?? 0 };
 }
 
-async function reconcile(db: ReturnType<MongoClient['db']>, redis: Redis, prefix: string, eventIds: string[], shipmentPrefix: string) {
+async function reconcile(db: ReturnType<MongoClient['db']>, redis: RedisClient, prefix: string, eventIds: string[], shipmentPrefix: string) {
   const accepted = new Set(eventIds);
   const entries = (await db.collection(Collections.ledger).find(thisRun).toArray()).filter((entry) => accepted.has(entry.eventId));
   const byEvent = new Map<string, number>();
   for (const entry of entries) byEvent.set(entry.eventId, (byEvent.get(entry.eventId) ?? 0) + 1);
   // An accepted event no worker has touched yet is still a job in Redis: queued, not lost.
+  // (One pipeline is fine on a cluster too: a `{hash tag}` prefix puts every job key in one slot.)
   const untouched = eventIds.filter((id) => !byEvent.has(id));
   const pipeline = redis.pipeline();
   for (const id of untouched) pipeline.exists(`${prefix}:${EVENTS_QUEUE}:${jobIdFor(defaultIdempotencyKey('loadtest', id))}`);
@@ -264,7 +265,7 @@ async function reconcile(db: ReturnType<MongoClient['db']>, redis: Redis, prefix
   };
 }
 
-async function serverVersions(redis: Redis, db: ReturnType<MongoClient['db']>) {
+async function serverVersions(redis: RedisClient, db: ReturnType<MongoClient['db']>) {
   const info = await redis.info('server');
   const build = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Record<string, unknown>);
   const ferret = (build as { ferretdbVersion?: string }).ferretdbVersion;

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Collection, Db, Filter } from 'mongodb';
 import type { QueuedEvent } from '../events/schema';
 import type { AttemptRecord } from '../ledger/ledger';
 import { DEAD_LETTER_QUEUE, jobIdFor } from '../queue/names';
+import type { RedisClient } from '../queue/redis';
 import { ValidationError } from '../errors';
 import { Collections, insertIfAbsent } from '../store/mongo';
 
@@ -94,7 +94,7 @@ export class DeadLetterStore {
   readonly #claims: Collection<{ _id: string; at: Date }>;
   readonly queue: Queue<DeadLetterJob>;
 
-  constructor(db: Db, connection: Redis, prefix: string) {
+  constructor(db: Db, connection: RedisClient, prefix: string) {
     this.#records = db.collection<DeadLetterRecord>(Collections.deadLetters);
     this.#claims = db.collection<{ _id: string; at: Date }>(Collections.replayClaims);
     this.queue = new Queue<DeadLetterJob>(DEAD_LETTER_QUEUE, { connection, prefix });

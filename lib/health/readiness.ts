@@ -1,35 +1,66 @@
-import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
+import { MissingSecretError } from '../errors';
+import type { RedisClient } from '../queue/redis';
 
 export type DependencyState = 'up' | 'down';
 
+/** `up`, `down` (the parameter store could not be read), or `missing <full names>`. */
+export type SecretsState = DependencyState | `missing ${string}`;
+
 export interface Readiness {
   ready: boolean;
-  checks: { redis: DependencyState; mongo: DependencyState };
+  checks: { secrets: SecretsState; redis: DependencyState; mongo: DependencyState };
 }
 
-async function within(check: () => Promise<unknown>, timeoutMs: number): Promise<DependencyState> {
+/** A first read of SSM (client start, TLS, one call) takes longer than a ping. */
+const SECRETS_TIMEOUT_MS = 3000;
+
+async function raceTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
       }),
     ]);
-    return 'up';
-  } catch {
-    return 'down';
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Pings Redis and Mongo, each with a short timeout, and says which one is down. */
-export async function checkReadiness(deps: { redis: Redis; db: () => Promise<Db> }, timeoutMs = 1000): Promise<Readiness> {
+async function within(check: () => Promise<unknown>, timeoutMs: number): Promise<DependencyState> {
+  try {
+    await raceTimeout(check(), timeoutMs);
+    return 'up';
+  } catch {
+    return 'down';
+  }
+}
+
+async function secretsState(read: () => Promise<unknown>): Promise<SecretsState> {
+  try {
+    await read();
+    return 'up';
+  } catch (error) {
+    if (error instanceof MissingSecretError) return `missing ${error.secretNames.join(', ')}`;
+    return 'down';
+  }
+}
+
+/**
+ * Reads every secret, then pings Redis and Mongo, each with a short timeout, and says what is
+ * wrong: which secrets are missing, which store is down. Secrets come first because the stores'
+ * URLs are among them.
+ */
+export async function checkReadiness(
+  deps: { secrets: () => Promise<unknown>; redis: () => Promise<RedisClient>; db: () => Promise<Db> },
+  timeoutMs = 1000,
+): Promise<Readiness> {
+  const secrets = await secretsState(() => raceTimeout(deps.secrets(), SECRETS_TIMEOUT_MS));
   const [redis, mongo] = await Promise.all([
-    within(() => deps.redis.ping(), timeoutMs),
+    within(async () => (await deps.redis()).ping(), timeoutMs),
     within(async () => (await deps.db()).command({ ping: 1 }), timeoutMs),
   ]);
-  return { ready: redis === 'up' && mongo === 'up', checks: { redis, mongo } };
+  return { ready: secrets === 'up' && redis === 'up' && mongo === 'up', checks: { secrets, redis, mongo } };
 }

@@ -1,12 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type middy from '@middy/core';
 import {
+  ApiKeyError,
   BacklogFullError,
   EventNotFoundError,
   MalformedBodyError,
-  OperatorAuthError,
+  MissingSecretError,
   PayloadTooLargeError,
   QueueUnavailableError,
+  SecretsUnavailableError,
   SignatureError,
   UnsupportedMediaTypeError,
   ValidationError,
@@ -30,7 +32,7 @@ export function replyForError(error: unknown): HttpReply {
     return problem(400, 'VALIDATION_FAILED', error.message, { details: error.issues });
   }
   if (error instanceof MalformedBodyError) return problem(400, 'MALFORMED_BODY', error.message);
-  if (error instanceof SignatureError || error instanceof OperatorAuthError) return problem(401, 'UNAUTHORIZED', error.message);
+  if (error instanceof SignatureError || error instanceof ApiKeyError) return problem(401, 'UNAUTHORIZED', error.message);
   if (error instanceof EventNotFoundError) return problem(404, 'NOT_FOUND', error.message);
   if (error instanceof PayloadTooLargeError) return problem(413, 'PAYLOAD_TOO_LARGE', error.message);
   if (error instanceof UnsupportedMediaTypeError) return problem(415, 'UNSUPPORTED_MEDIA_TYPE', error.message);
@@ -39,6 +41,11 @@ export function replyForError(error: unknown): HttpReply {
   }
   if (error instanceof QueueUnavailableError) {
     return problem(503, 'QUEUE_UNAVAILABLE', error.message, {}, { 'retry-after': String(error.retryAfterSeconds) });
+  }
+  // The log names the parameter; the caller learns only that the gateway is not set up to serve it.
+  if (error instanceof MissingSecretError) return problem(503, 'SECRET_MISSING', 'the gateway is missing a secret this route needs');
+  if (error instanceof SecretsUnavailableError) {
+    return problem(503, 'SECRETS_UNAVAILABLE', 'the gateway cannot read its secrets, retry later', {}, { 'retry-after': '5' });
   }
   // Errors from official Middy middlewares (createError) carry their own status.
   const status = (error as { statusCode?: unknown })?.statusCode;

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type middy from '@middy/core';
-import { OperatorAuthError } from '../errors';
+import { ApiKeyError } from '../errors';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -23,11 +23,28 @@ function presentedKey(headers: Record<string, string | undefined> = {}): string 
   return headers['x-api-key'] ?? bearer;
 }
 
-/** Middy middleware for the operator routes: 401 unless a valid operator API key is presented. */
-export function requireApiKey(options: { keys: readonly string[] }): middy.MiddlewareObj<{ headers?: Record<string, string | undefined> }> {
+export interface RequireApiKeyOptions {
+  /**
+   * The keys this route accepts now. Called on every request, so pass the cached secrets
+   * provider's keys (no I/O until their max age), not a copy: a rotated key then applies without
+   * a restart. A rejection (a missing secret) becomes the route's reply, a 503.
+   */
+  keys: () => Promise<readonly string[]>;
+}
+
+/**
+ * Middy middleware for the keyed routes (operator routes with the operator keys, the status route
+ * with operator and status keys): 401 unless the request presents one of the keys, in
+ * `x-api-key` or `authorization: Bearer <key>`.
+ *
+ * @example
+ * handler.use(requireApiKey({ keys: async () => (await secrets.get(['OPS_API_KEYS'])).opsApiKeys }));
+ */
+export function requireApiKey(options: RequireApiKeyOptions): middy.MiddlewareObj<{ headers?: Record<string, string | undefined> }> {
   return {
     before: async (request) => {
-      if (!isValidApiKey(presentedKey(request.event.headers), options.keys)) throw new OperatorAuthError();
+      const keys = await options.keys();
+      if (!isValidApiKey(presentedKey(request.event.headers), keys)) throw new ApiKeyError();
     },
   };
 }

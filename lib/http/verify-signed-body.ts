@@ -4,11 +4,21 @@ import { PayloadTooLargeError, SignatureError } from '../errors';
 import { verifyRequestSignature, type VerifiedSignature } from '../ingest/signature';
 import { rawBodyOf } from './reply';
 
-export interface VerifySignedBodyOptions {
+/** The secrets a signature may be made with, as the secrets provider returns them. */
+export interface SigningSecrets {
   /** Secrets of the shared route, `POST /v1/events`. */
-  secrets: readonly string[];
+  webhookSecrets: readonly string[];
   /** Secrets of each per-source route, `POST /v1/sources/{source}/events`. */
   sourceSecrets: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface VerifySignedBodyOptions {
+  /**
+   * The signing secrets now. Called on every request, so pass the cached secrets provider (no
+   * I/O until its max age), not a copy: a rotated secret then applies without a restart. A
+   * rejection (a missing secret) becomes the reply, a 503: never a 202.
+   */
+  secrets: () => Promise<SigningSecrets>;
   toleranceSeconds: number;
   maxBodyBytes: number;
 }
@@ -45,10 +55,11 @@ export function verifySignedBody(options: VerifySignedBodyOptions): middy.Middle
       const raw = rawBodyOf(request.event);
       if (raw.length > options.maxBodyBytes) throw new PayloadTooLargeError(options.maxBodyBytes);
       const routeSource = pathParameters?.source;
-      const secrets = routeSource === undefined ? options.secrets : Object.hasOwn(options.sourceSecrets, routeSource) ? options.sourceSecrets[routeSource]! : [];
+      const { webhookSecrets, sourceSecrets } = await options.secrets();
+      const secrets = routeSource === undefined ? webhookSecrets : Object.hasOwn(sourceSecrets, routeSource) ? sourceSecrets[routeSource]! : [];
       // An unknown source gets the same 401 as a bad signature: the route does not reveal which sources exist.
       if (secrets.length === 0) throw new SignatureError();
-      const verified = verifyRequestSignature(raw, headers, { ...options, secrets });
+      const verified = verifyRequestSignature(raw, headers, { toleranceSeconds: options.toleranceSeconds, secrets });
       request.context.verifiedRequest = { ...verified, ...(routeSource === undefined ? {} : { routeSource }) };
     },
   };

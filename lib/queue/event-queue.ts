@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { QueuedEvent } from '../events/schema';
 import { EVENTS_QUEUE, jobIdFor } from './names';
+import type { RedisClient } from './redis';
 
 /** The result of putting an event on the queue. */
 export interface EnqueueResult {
@@ -21,7 +21,8 @@ export interface EventQueue {
 }
 
 export interface BullEventQueueOptions {
-  connection: Redis;
+  connection: RedisClient;
+  /** BullMQ key prefix; a `{hash tag}` on Redis Cluster, which keeps the gateway's own keys in the queue's slot too. */
   prefix: string;
   /** Attempts before an event is dead-lettered. */
   attempts: number;
@@ -37,7 +38,7 @@ const INDEX_TTL_SECONDS = 7 * 24 * 3600;
 export class BullEventQueue implements EventQueue {
   readonly queue: Queue<QueuedEvent>;
   readonly #jobOptions: JobsOptions;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #indexPrefix: string;
   readonly #seenPrefix: string;
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis';
 
 /** The Redis hash running workers read their run-time settings from. */
 export function settingsKey(prefix: string): string {
@@ -18,7 +18,7 @@ export class RuntimeSettings {
   readonly #timer: NodeJS.Timeout;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     refreshMs = 1000,
   ) {

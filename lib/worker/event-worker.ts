@@ -1,12 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { WorkerConfig } from '../config';
 import { DeadLetterStore } from '../dead-letters/dead-letter-store';
 import type { QueuedEvent } from '../events/schema';
 import { MongoLedger } from '../ledger/ledger';
 import { EVENTS_QUEUE } from '../queue/names';
+import type { RedisClient } from '../queue/redis';
 import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breaker';
 import { RuntimeSettings } from '../routing/runtime-settings';
 import { SimulatedRoutingService } from '../routing/simulated-routing-service';
@@ -17,7 +17,7 @@ import { createEventProcessor, RetryScheduledError, type ProcessOutcome } from '
 
 export interface EventWorkerOptions {
   config: WorkerConfig;
-  redis: Redis;
+  redis: RedisClient;
   db: Db;
   prefix: string;
   logger: Logger;

@@ -8,7 +8,9 @@ import { EVENTS_QUEUE } from '../queue/names';
 import { createRedis } from '../queue/redis';
 import { BreakerState, CircuitBreaker } from '../routing/circuit-breaker';
 import { connectMongo, ensureIndexes } from '../store/mongo';
+import { readBacklog, startBacklogMetrics } from './backlog-metrics';
 import { startEventWorker } from './event-worker';
+import { assessWorkerHealth, WorkerPhase } from './health';
 import { serveMetrics, WorkerMetrics } from './metrics';
 
 /**
@@ -20,7 +22,7 @@ async function main(): Promise<void> {
   const logger = createLogger('event-worker');
   const connection = connectionConfig();
   const config = workerConfig();
-  const redis = createRedis(connection.redisUrl, 'worker');
+  const redis = createRedis(connection, 'worker');
   const mongo = await connectMongo(connection.mongoUrl);
   const db = mongo.db(connection.mongoDb);
   await ensureIndexes(db);
@@ -35,11 +37,19 @@ async function main(): Promise<void> {
     breakerState: () => breakerLevels[breaker.state],
   });
   const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker, deadLetters });
+  let phase: WorkerPhase = WorkerPhase.STARTING;
+  const health = () => assessWorkerHealth({ phase, redisStatus: redis.status, fetching: eventWorker.worker.isRunning() });
   const metricsServer =
     config.metricsPort > 0
-      ? serveMetrics(metrics, config.metricsPort, (error) => logger.error('metrics endpoint unavailable', { error: error.message }))
+      ? serveMetrics(metrics, config.metricsPort, (error) => logger.error('metrics endpoint unavailable', { error: error.message }), health)
       : undefined;
   await eventWorker.worker.waitUntilReady();
+  phase = WorkerPhase.RUNNING;
+  const backlogMetrics = startBacklogMetrics({
+    intervalMs: config.cloudMetricsIntervalMs,
+    read: () => readBacklog(eventsQueue, deadLetters),
+    onError: (error) => logger.warn('backlog metrics skipped', { error: String(error) }),
+  });
   logger.info('worker started', {
     workerId,
     concurrency: config.concurrency,
@@ -47,6 +57,7 @@ async function main(): Promise<void> {
     routingLatencyMs: config.routing.latencyMs,
     routingFailureRate: config.routing.failureRate,
     metricsPort: config.metricsPort,
+    cloudMetricsIntervalMs: config.cloudMetricsIntervalMs,
   });
 
   let stopping = false;
@@ -56,6 +67,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
+    phase = WorkerPhase.DRAINING;
+    backlogMetrics.stop();
     logger.info('draining', { signal, drainTimeoutMs: config.drainTimeoutMs });
     const drained = await Promise.race([
       eventWorker.close().then(() => true),

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { WorkerHealth } from './health';
 
 /** What the processor reports, so it depends on this interface and not on prom-client. */
 export interface ProcessorMetrics {
@@ -79,9 +80,19 @@ export class WorkerMetrics implements ProcessorMetrics {
   }
 }
 
-/** Serves `GET /metrics` in Prometheus text format on `port` (all interfaces, for a scraper). */
-export function serveMetrics(metrics: WorkerMetrics, port: number, onError: (error: Error) => void): Server {
+/**
+ * Serves `GET /metrics` in Prometheus text format on `port` (all interfaces, for a scraper),
+ * and `GET /health` from `health`: 200 while the worker takes jobs, 503 while it starts, drains
+ * or has lost Redis. The container's HEALTHCHECK calls it, so it lives on the port the process
+ * already opens rather than on one more.
+ */
+export function serveMetrics(metrics: WorkerMetrics, port: number, onError: (error: Error) => void, health?: () => WorkerHealth): Server {
   const server = createServer((request, response) => {
+    if (request.method === 'GET' && request.url === '/health' && health) {
+      const report = health();
+      response.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report));
+      return;
+    }
     if (request.method !== 'GET' || request.url !== '/metrics') {
       response.writeHead(404).end();
       return;

@@ -9,7 +9,8 @@
  * Prints throughput, p50/p99 latency, the emulator's CPU time per request and the ratio b/a.
  * Targets: p99 < 150 ms at 100 connections, b/a >= 0.8, (c) >= 5,000 events/s. Figures, not assertions: this machine is shared.
  *
- * Options (environment): BENCH_SECONDS (10), BENCH_CONNECTIONS (100), BENCH_INPROCESS_EVENTS (20000).
+ * Options (environment): BENCH_SECONDS (10), BENCH_CONNECTIONS (100), BENCH_INPROCESS_EVENTS (20000);
+ * REDIS_CLUSTER=true runs on a Redis Cluster (REDIS_URL's, or a local three-node one).
  */
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -18,10 +19,11 @@ import { availableParallelism, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { parse, stringify } from 'yaml';
 import { EVENTS_QUEUE } from '../../lib/queue/names';
-import { freePort, startRedis, type RunningService } from '../local-services';
+import { createRedis, type RedisClient } from '../../lib/queue/redis';
+import { freePort, startRedis, startRedisCluster } from '../local-services';
 import { sampleEvent, signedHeaders } from '../sample-event';
 import { procFilesOfGroup } from './process-group';
 import { runScript } from '../../test/support/processes';
@@ -131,17 +133,38 @@ function row(f: Figures): string {
   return `| ${f.label} | ${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.max} | ${f.total} | ${f.non2xx} | ${f.errors} | ${f.emulatorCpuPerRequest.toFixed(0)} |`;
 }
 
+/**
+ * Deletes the keys matching `pattern` (the run's event index and duplicate markers). A script
+ * may only touch the keys it declares on a cluster, so each primary is scanned instead; the
+ * run's keys share one slot, so each batch is deleted on the node that holds it.
+ */
+async function deleteKeys(redis: RedisClient, pattern: string): Promise<void> {
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      if (keys.length > 0) await node.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+}
+
 async function main(): Promise<void> {
-  const services: RunningService[] = [];
+  const services: Array<{ stop(): Promise<void> }> = [];
+  const cluster = process.env.REDIS_CLUSTER === 'true';
   let redisUrl = process.env.REDIS_URL;
   if (!redisUrl) {
-    const redis = await startRedis();
+    const redis = cluster ? await startRedisCluster() : await startRedis();
     services.push(redis);
     redisUrl = redis.url;
   }
-  const prefix = `bench_${randomUUID().slice(0, 8)}`;
+  const id = `bench_${randomUUID().slice(0, 8)}`;
+  // On a cluster every key of the run must share one slot: a `{hash tag}` prefix.
+  const prefix = cluster ? `{${id}}` : id;
   const env = {
     REDIS_URL: redisUrl,
+    REDIS_CLUSTER: String(cluster),
     QUEUE_PREFIX: prefix,
     WEBHOOK_SECRETS: SECRET,
     MAX_BACKLOG: '10000000',
@@ -184,10 +207,10 @@ async function main(): Promise<void> {
   } finally {
     await offline.stop();
     rmSync(BENCH_CONFIG, { force: true });
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const redis = createRedis({ redisUrl, redisCluster: cluster }, 'worker');
     const queue = new Queue(EVENTS_QUEUE, { connection: redis, prefix });
     await queue.obliterate({ force: true }).catch(() => undefined);
-    await redis.eval(`for _, k in ipairs(redis.call('keys', ARGV[1])) do redis.call('del', k) end`, 0, `${prefix}:*`).catch(() => undefined);
+    await deleteKeys(redis, `${prefix}:*`).catch(() => undefined);
     await queue.close();
     redis.disconnect();
     await Promise.all(services.map((s) => s.stop()));

@@ -7,16 +7,17 @@
  *  2. The same number with routing latency 0: events/s through the full worker path
  *     (ledger claim, shipment state, routing, completion) (target >= 1000/s).
  *
- * Peak worker RSS is sampled from /proc. Figures, not assertions.
+ * Peak worker RSS is sampled from /proc. Figures, not assertions. With REDIS_CLUSTER=true it runs
+ * on a Redis Cluster (REDIS_URL's, or a local three-node one) under a `{hash tag}` prefix.
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { parseShipmentEvent, type QueuedEvent } from '../../lib/events/schema';
 import { EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
-import { startFerretDb, startRedis, type RunningService } from '../local-services';
+import { createRedis } from '../../lib/queue/redis';
+import { startFerretDb, startRedis, startRedisCluster } from '../local-services';
 import { procFilesOfGroup } from './process-group';
 import { sampleEvent } from '../sample-event';
 import { runScript } from '../../test/support/processes';
@@ -29,9 +30,10 @@ function groupRssMiB(pgid: number): number {
   return Math.max(0, ...kb) / 1024;
 }
 
-async function drain(label: string, urls: { redis: string; mongo: string }, latencyMs: number, concurrency: number) {
-  const prefix = `benchw_${randomUUID().slice(0, 8)}`;
-  const redis = new Redis(urls.redis, { maxRetriesPerRequest: null });
+async function drain(label: string, urls: { redis: string; cluster: boolean; mongo: string }, latencyMs: number, concurrency: number) {
+  const id = `benchw_${randomUUID().slice(0, 8)}`;
+  const prefix = urls.cluster ? `{${id}}` : id;
+  const redis = createRedis({ redisUrl: urls.redis, redisCluster: urls.cluster }, 'worker');
   const queue = new Queue<QueuedEvent>(EVENTS_QUEUE, { connection: redis, prefix });
   const jobs = Array.from({ length: EVENTS }, (_, i) => {
     const parsed = parseShipmentEvent(sampleEvent({ eventId: `w-${i}-${randomUUID()}`, payload: { shipmentId: `S-${i}`, status: 'IN_TRANSIT' } }));
@@ -41,7 +43,7 @@ async function drain(label: string, urls: { redis: string; mongo: string }, late
   });
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   const worker = runScript('worker', {
-    REDIS_URL: urls.redis, MONGO_URL: urls.mongo, MONGO_DB: prefix, QUEUE_PREFIX: prefix,
+    REDIS_URL: urls.redis, REDIS_CLUSTER: String(urls.cluster), MONGO_URL: urls.mongo, MONGO_DB: id, QUEUE_PREFIX: prefix,
     ROUTING_LATENCY_MS: String(latencyMs), WORKER_CONCURRENCY: String(concurrency), POWERTOOLS_LOG_LEVEL: 'WARN',
   });
   let peakRss = 0;
@@ -71,17 +73,18 @@ async function drain(label: string, urls: { redis: string; mongo: string }, late
 }
 
 async function main(): Promise<void> {
-  const services: RunningService[] = [];
+  const services: Array<{ stop(): Promise<void> }> = [];
+  const cluster = process.env.REDIS_CLUSTER === 'true';
   let redisUrl = process.env.REDIS_URL;
   let mongoUrl = process.env.MONGO_URL;
   if (!redisUrl || !mongoUrl) {
-    const redis = await startRedis();
+    const redis = cluster ? await startRedisCluster() : await startRedis();
     const mongo = await startFerretDb();
     services.push(redis, mongo);
     redisUrl = redis.url;
     mongoUrl = mongo.url;
   }
-  const urls = { redis: redisUrl, mongo: mongoUrl };
+  const urls = { redis: redisUrl, cluster, mongo: mongoUrl };
   try {
     console.log(`machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events; Mongo at ${mongoUrl}`);
     const paced = await drain('latency 2000 ms, concurrency 200', urls, 2000, 200);

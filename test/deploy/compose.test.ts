@@ -8,6 +8,7 @@ import { PROJECT_ROOT } from '../support/processes';
 const CHECK = resolve(PROJECT_ROOT, 'tools/compose-check/bin/compose-check');
 
 interface ComposeService {
+  build?: { context: string; dockerfile: string; target?: string };
   command?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
@@ -32,9 +33,18 @@ describe('docker-compose.yml', () => {
 
   it('runs the api and worker with the same npm scripts CI runs', () => {
     expect(compose.services.api?.command).toEqual(['npm', 'run', 'offline']);
-    expect(compose.services.worker?.command).toEqual(['npm', 'run', 'worker']);
     expect(scripts.offline).toContain('serverless offline start');
-    expect(scripts.worker).toContain('lib/worker/main.ts');
+    // The worker runs the production bundle; test/e2e/worker-bundle.test.ts runs this same
+    // command, in a directory with no node_modules, as the image does.
+    expect(scripts['worker:bundle']).toBe('node dist/worker.js');
+    expect(compose.services.worker?.command).toEqual(scripts['worker:bundle']?.split(' '));
+  });
+
+  it('builds the api from the dev target of the Dockerfile and the worker from its production target', () => {
+    expect(compose.services.api?.build).toMatchObject({ dockerfile: 'Dockerfile', target: 'dev' });
+    expect(compose.services.worker?.build).toMatchObject({ dockerfile: 'Dockerfile', target: 'worker' });
+    const stages = [...readFileSync(resolve(PROJECT_ROOT, 'Dockerfile'), 'utf8').matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]);
+    expect(stages).toEqual(expect.arrayContaining(['dev', 'worker']));
   });
 
   it('runs Redis with persistence on and eviction off', () => {

@@ -217,6 +217,6 @@ describe('the ingest endpoint while Redis is unreachable', () => {
   it('reports not ready, naming Redis as the dependency that is down', async () => {
     const response = await fetch(`${baseUrl}/ready`);
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ ready: false, checks: { redis: 'down', mongo: 'up' } });
+    expect(await response.json()).toEqual({ ready: false, checks: { secrets: 'up', redis: 'down', mongo: 'up' } });
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../scripts/sample-event';
 import type { RunningProcess } from '../support/processes';
 import { reconcile } from '../support/reconcile';
-import { getStatus, isolatedEnv, postMany, startOffline, startWorker, waitForState } from '../support/stack';
+import { getStatus, isolatedEnv, postMany, startOffline, startWorker, TEST_STATUS_KEY, waitForState } from '../support/stack';
 
 const KEY = 'ops-key-current';
 
@@ -62,6 +62,23 @@ describe('operators', () => {
     }
     expect((await ops('/v1/ops/stats', {}, 'ops-key-previous')).status).toBe(200);
     expect((await fetch(`${baseUrl}/v1/ops/stats`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200);
+  });
+
+  it('refuses the status route without a key it accepts, and opens it to an operator key or a status key', async () => {
+    const url = `${baseUrl}/v1/events/${encodeURIComponent(poison.eventId)}`;
+    for (const headers of [{}, { 'x-api-key': 'wrong-key' }, { authorization: `Bearer ${TEST_STATUS_KEY}x` }] as Record<string, string>[]) {
+      const response = await fetch(url, { headers });
+      expect(response.status, JSON.stringify(headers)).toBe(401);
+      expect(await response.json()).toEqual({ error: { code: 'UNAUTHORIZED', message: 'a valid API key is required' } });
+    }
+    // Without a key, an unknown event is a 401 too: the route does not tell which events exist.
+    expect((await getStatus(baseUrl, 'no-such-event', null)).status).toBe(401);
+    expect((await getStatus(baseUrl, poison.eventId, KEY)).json).toMatchObject({ status: 'DEAD_LETTERED' });
+    expect((await getStatus(baseUrl, poison.eventId, 'ops-key-previous')).status).toBe(200);
+    expect((await getStatus(baseUrl, poison.eventId, TEST_STATUS_KEY)).json).toMatchObject({ status: 'DEAD_LETTERED' });
+    expect((await fetch(url, { headers: { authorization: `Bearer ${TEST_STATUS_KEY}` } })).status).toBe(200);
+    // A status key is read-only: it opens no operator route.
+    expect((await ops('/v1/ops/stats', {}, TEST_STATUS_KEY)).status).toBe(401);
   });
 
   it('shows a poison event DEAD_LETTERED with its full attempt history', async () => {

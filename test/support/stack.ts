@@ -6,6 +6,8 @@ import type { ShipmentEventInput } from '../../lib/events/schema';
 import { runScript, waitFor, type RunningProcess } from './processes';
 
 export const TEST_SECRET = 'test-secret-current';
+/** The read-only key every isolated gateway accepts on its (closed) status route. */
+export const TEST_STATUS_KEY = 'test-status-key';
 
 /**
  * The environment of one isolated gateway: the run's real Redis and Mongo-wire server, with a
@@ -19,6 +21,9 @@ export function isolatedEnv(name: string, extra: Record<string, string> = {}): R
     MONGO_DB: `test_${id.replace(/-/g, '_')}`,
     QUEUE_PREFIX: `t_${id}`,
     WEBHOOK_SECRETS: TEST_SECRET,
+    // The status route closed, as in every cloud stage: the tests read it with a status key.
+    STATUS_API_KEYS: TEST_STATUS_KEY,
+    STATUS_ROUTE_OPEN: 'false',
     POWERTOOLS_LOG_LEVEL: 'WARN',
     // Several workers run in one test run: no fixed metrics port unless a test asks for one.
     METRICS_PORT: '0',
@@ -26,11 +31,14 @@ export function isolatedEnv(name: string, extra: Record<string, string> = {}): R
   };
 }
 
-/** `serverless offline` as a user runs it (`npm run offline`), on free ports. */
-export async function startOffline(env: Record<string, string>): Promise<{ process: RunningProcess; baseUrl: string }> {
+/**
+ * `serverless offline` as a user runs it (`npm run offline`), on free ports. `args` go to the
+ * CLI after the script's own (`--stage rehearsal`, `--param=name=value`).
+ */
+export async function startOffline(env: Record<string, string>, args: string[] = []): Promise<{ process: RunningProcess; baseUrl: string }> {
   const httpPort = await freePort();
   const lambdaPort = await freePort();
-  const process = runScript('offline', { ...env, HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) });
+  const process = runScript('offline', { ...env, HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) }, args);
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   try {
     // waitFor retries whatever the check throws, so an exit is returned, not thrown; each probe has
@@ -69,8 +77,9 @@ export async function postEvent(baseUrl: string, event: ShipmentEventInput = sam
   return { response, json: (await response.json()) as Record<string, unknown>, event };
 }
 
-export async function getStatus(baseUrl: string, eventId: string) {
-  const response = await fetch(`${baseUrl}/v1/events/${encodeURIComponent(eventId)}`);
+/** Reads an event's state with a key (the isolated gateway's status key unless told otherwise; null for none). */
+export async function getStatus(baseUrl: string, eventId: string, key: string | null = TEST_STATUS_KEY) {
+  const response = await fetch(`${baseUrl}/v1/events/${encodeURIComponent(eventId)}`, { headers: key ? { 'x-api-key': key } : {} });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionConfig, ingestConfig, workerConfig } from '../../lib/config';
+import { connectionConfig, ingestConfig, secretValues, workerConfig } from '../../lib/config';
 import {
   ConfigError,
   EventNotFoundError,
@@ -38,14 +38,15 @@ describe('error replies', () => {
 
 describe('configuration', () => {
   it('fails at start-up naming the variable that is wrong', () => {
-    expect(() => ingestConfig({})).toThrow(ConfigError);
-    expect(() => ingestConfig({})).toThrow(/WEBHOOK_SECRETS/);
+    expect(() => ingestConfig({ MAX_BACKLOG: '0' })).toThrow(ConfigError);
+    expect(() => ingestConfig({ MAX_BACKLOG: '0' })).toThrow(/MAX_BACKLOG/);
+    expect(() => secretValues({ SOURCE_SECRETS: 'dhl' })).toThrow(/SOURCE_SECRETS/);
     expect(() => workerConfig({ WORKER_CONCURRENCY: 'lots' })).toThrow(/WORKER_CONCURRENCY/);
     expect(() => connectionConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
   });
 
   it('reads several comma-separated secrets for rotation', () => {
-    expect(ingestConfig({ WEBHOOK_SECRETS: ' new , old ,' }).secrets).toEqual(['new', 'old']);
+    expect(secretValues({ WEBHOOK_SECRETS: ' new , old ,' }).webhookSecrets).toEqual(['new', 'old']);
   });
 
   it('takes the database name from MONGO_URL unless MONGO_DB is set', () => {

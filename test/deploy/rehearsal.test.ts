@@ -1,0 +1,110 @@
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAwsEmulator, type AwsEmulator } from '../../scripts/aws-emulator';
+import { rehearseDeploy, type Rehearsal } from '../../scripts/deploy-rehearsal';
+
+/**
+ * Resource types the AWS emulator's CloudFormation (moto 5.2) does not implement: it skips them
+ * and completes the stack. Those resources are checked by cfn-lint alone
+ * (test/deploy/cloud-stage.test.ts). If the emulator learns one, this list fails the test, so
+ * the rehearsal then covers it for real.
+ */
+const EMULATOR_LACKS = [
+  'AWS::ApiGatewayV2::Api',
+  'AWS::ApiGatewayV2::Integration',
+  'AWS::ApiGatewayV2::Route',
+  'AWS::ApiGatewayV2::Stage',
+  'AWS::ApplicationAutoScaling::ScalableTarget',
+  'AWS::ApplicationAutoScaling::ScalingPolicy',
+  'AWS::CloudWatch::Alarm',
+  'AWS::S3::BucketPolicy',
+];
+
+const SECRETS = {
+  WEBHOOK_SECRETS: 'rehearsal-signing-secret',
+  OPS_API_KEYS: 'rehearsal-operator-key',
+  REDIS_URL: 'rediss://gateway.cache.example:6379',
+  MONGO_URL: 'mongodb+srv://gateway:pw@cluster0.example.net/gateway',
+};
+
+/** `serverless deploy --stage rehearsal`, rehearsed in a local AWS emulator with no account. */
+describe('a rehearsal deploy of a cloud stage', () => {
+  let emulator: AwsEmulator;
+  let rehearsal: Rehearsal;
+  const region = () => emulator.env.AWS_REGION!;
+  const client = <T>(make: new (config: object) => T) =>
+    new make({ region: region(), endpoint: emulator.endpoint, credentials: { accessKeyId: 'emulator', secretAccessKey: 'emulator' } });
+
+  beforeAll(async () => {
+    emulator = await startAwsEmulator();
+    rehearsal = await rehearseDeploy({ stage: 'rehearsal', emulator, secrets: SECRETS });
+  }, 300_000);
+  afterAll(async () => emulator?.stop());
+
+  it('creates the stack, and every resource the emulator implements', () => {
+    expect(rehearsal.status).toMatch(/^(CREATE|UPDATE)_COMPLETE$/);
+    const created = new Map(rehearsal.resources.filter((r) => r.ResourceType).map((r) => [r.LogicalResourceId, r]));
+    const skipped = new Set<string>();
+    for (const [id, resource] of Object.entries(rehearsal.template.Resources)) {
+      const found = created.get(id);
+      if (!found) {
+        skipped.add(resource.Type);
+        continue;
+      }
+      expect(found.ResourceType, id).toBe(resource.Type);
+      expect(found.ResourceStatus, id).toMatch(/_COMPLETE$/);
+    }
+    // Said in the test output, as the issue asks: which types only cfn-lint checked.
+    console.info(`emulator lacks (checked by cfn-lint only): ${[...skipped].sort().join(', ')}`);
+    expect([...skipped].sort()).toEqual(EMULATOR_LACKS);
+    const count = (type: string) => rehearsal.resources.filter((r) => r.ResourceType === type).length;
+    expect(count('AWS::Lambda::Function')).toBe(8);
+    expect(count('AWS::ECS::Cluster')).toBe(1);
+    expect(count('AWS::ECS::TaskDefinition')).toBe(1);
+    expect(count('AWS::ECS::Service')).toBe(1);
+    expect(count('AWS::Logs::LogGroup')).toBe(10);
+    expect(count('AWS::IAM::Role')).toBe(3);
+  });
+
+  it('deploys the functions into the VPC, reading secrets from SSM, with none in their configuration', async () => {
+    const lambda = client(LambdaClient);
+    const subnets = rehearsal.params.vpcSubnetIds!.split(',').sort();
+    for (const name of ['ingest', 'status', 'health', 'ready', 'ops-stats', 'ops-dlq', 'ops-replay', 'replay']) {
+      const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: `courier-event-gateway-rehearsal-${name}` }));
+      expect(fn.Runtime).toBe('nodejs22.x');
+      expect([...(fn.VpcConfig?.SubnetIds ?? [])].sort(), name).toEqual(subnets);
+      expect(fn.VpcConfig?.SecurityGroupIds).toEqual([rehearsal.params.vpcSecurityGroupIds]);
+      const variables = fn.Environment?.Variables ?? {};
+      expect(variables).toMatchObject({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: '/courier-event-gateway/rehearsal' });
+      for (const secret of Object.keys(SECRETS)) expect(variables, `${name} ${secret}`).not.toHaveProperty(secret);
+      expect(JSON.stringify(variables)).not.toMatch(/rehearsal-signing-secret|rehearsal-operator-key|rediss:|mongodb/);
+    }
+  });
+
+  it('runs the worker service on Fargate with the image, and its store URLs injected from SSM', async () => {
+    const ecs = client(ECSClient);
+    const cluster = rehearsal.resources.find((r) => r.ResourceType === 'AWS::ECS::Cluster')!.PhysicalResourceId!;
+    const { services } = await ecs.send(new DescribeServicesCommand({ cluster, services: ['worker'] }));
+    expect(services).toHaveLength(1);
+    // The emulator records every service as EC2; the template's FARGATE is checked in cloud-stage.test.ts.
+    expect(services![0]).toMatchObject({ serviceName: 'worker', desiredCount: 1 });
+    const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: services![0]!.taskDefinition! }));
+    const container = taskDefinition!.containerDefinitions![0]!;
+    expect(container.image).toBe(rehearsal.params.workerImage);
+    expect(container.secrets?.map((s) => s.valueFrom?.split(':parameter')[1]).sort()).toEqual([
+      '/courier-event-gateway/rehearsal/MONGO_URL',
+      '/courier-event-gateway/rehearsal/REDIS_URL',
+    ]);
+    expect(JSON.stringify(container.environment)).not.toMatch(/rediss:|mongodb/);
+  });
+
+  it('finds the stage parameters where the functions and the worker read them', async () => {
+    const ssm = client(SSMClient);
+    const { Parameters = [] } = await ssm.send(new GetParametersByPathCommand({ Path: '/courier-event-gateway/rehearsal', WithDecryption: false }));
+    expect(Parameters.map((p) => [p.Name, p.Type]).sort()).toEqual(
+      Object.keys(SECRETS).map((name) => [`/courier-event-gateway/rehearsal/${name}`, 'SecureString']).sort(),
+    );
+  });
+});
