@@ -14,6 +14,7 @@ class StageChecks {
     this.serverless = serverless;
     this.hooks = {
       'before:package:initialize': () => this.checkParameters(),
+      'before:offline:start': () => this.checkParameters(),
       'before:offline:start:init': () => this.checkParameters(),
       'before:deploy:deploy': () => this.checkSecrets(),
     };

@@ -27,6 +27,11 @@ export interface ShipmentState {
   updatedAt: Date;
   /** 1 when created, one more for every applied event; each step is taken with a unique insert. */
   version?: number;
+  /**
+   * The event that created the shipment. Version 1 has no version record, and the history is
+   * trimmed: with this, every application stays on record (see `readApplications`).
+   */
+  firstEventId?: string;
 }
 
 /** What applying one event changes: absolute values and a set member, so applying it twice is harmless. */
@@ -105,7 +110,7 @@ export class MongoShipmentStore implements ShipmentStore {
       const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
       const fields = { status, lastEventId: event.eventId, lastEventAt: occurredAt, route, updatedAt: now, ...(orderId === undefined ? {} : { orderId }) };
       if (state === null) {
-        if (await insertIfAbsent(this.#shipments, { _id: shipmentId, ...fields, history: [applied], version: 1 })) return 'applied';
+        if (await insertIfAbsent(this.#shipments, { _id: shipmentId, ...fields, history: [applied], version: 1, firstEventId: event.eventId })) return 'applied';
         state = await this.getShipment(shipmentId);
         continue;
       }

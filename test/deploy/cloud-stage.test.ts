@@ -120,4 +120,11 @@ describe('a cloud stage (prod) package', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses to start a cloud stage under serverless offline without a required parameter, naming it', async () => {
+    const params = Object.fromEntries(Object.entries(REQUIRED_CLOUD_PARAMS).filter(([name]) => name !== 'workerImage'));
+    const result = await runCommand('npx', ['serverless', 'offline', 'start', '--stage', 'prod', '--httpPort', '0', ...paramArgs(params)], {}, 60_000);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout + result.stderr).toContain('missing required parameter(s): workerImage');
+  });
 });

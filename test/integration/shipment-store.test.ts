@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseShipmentEvent, type ShipmentEvent } from '../../lib/events/schema';
+import { readApplications } from '../../lib/shipments/applications';
 import { MongoShipmentStore, SHIPMENT_HISTORY_LIMIT } from '../../lib/shipments/shipment-store';
 import { Collections } from '../../lib/store/mongo';
 import { dyingAt, freshDatabase } from '../support/mongo';
@@ -100,5 +101,18 @@ describe('shipment state (real Mongo-wire server)', () => {
     const shipment = await store.getShipment('S-4');
     expect(shipment?.history).toHaveLength(SHIPMENT_HISTORY_LIMIT);
     expect(shipment?.history.at(-1)?.eventId).toBe(`e${SHIPMENT_HISTORY_LIMIT + 4}`);
+  });
+
+  it('keeps every application on record after the history is trimmed, each event once', async () => {
+    const count = SHIPMENT_HISTORY_LIMIT + 5;
+    for (let i = 0; i < count; i++) {
+      await applyAsWorker(event('AUDIT-1', `a${i}`, 'IN_TRANSIT', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()));
+    }
+    await applyAsWorker(event('AUDIT-1', 'a0', 'IN_TRANSIT', new Date(Date.UTC(2026, 0, 1, 0, 0)).toISOString()));
+    await applyAsWorker(event('AUDIT-2', 'b0', 'PICKED_UP', '2026-11-24T08:00:00Z'));
+    const applications = await readApplications(database.db, 'AUDIT-1');
+    expect(applications.map((a) => a.eventId).sort()).toEqual(Array.from({ length: count }, (_, i) => `a${i}`).sort());
+    expect(applications.map((a) => a.version).sort((x, y) => x - y)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(await readApplications(database.db, 'AUDIT-2')).toEqual([{ shipmentId: 'AUDIT-2', eventId: 'b0', version: 1 }]);
   });
 });

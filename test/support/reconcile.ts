@@ -1,4 +1,5 @@
 import { MongoClient } from 'mongodb';
+import { readApplications } from '../../lib/shipments/applications';
 import { Collections } from '../../lib/store/mongo';
 import { waitFor } from './processes';
 
@@ -8,7 +9,7 @@ export interface Reconciliation {
   deadLettered: number;
   other: Record<string, number>;
   missing: string[];
-  /** Shipments whose history shows one event more than once. */
+  /** Shipments with an event applied more than once (from the store's version records, see `readApplications`). */
   appliedTwice: string[];
   retried: number;
   /** The most failed attempts any one event has recorded. */
@@ -16,8 +17,8 @@ export interface Reconciliation {
 }
 
 /**
- * Reads the ledger and the shipments straight from Mongo and checks the promises: every accepted
- * event ended ROUTED or DEAD_LETTERED, once, and no shipment applied an event twice.
+ * Reads the ledger and the shipment store's records straight from Mongo and checks the promises:
+ * every accepted event ended ROUTED or DEAD_LETTERED, once, and no event was applied twice.
  */
 export async function reconcile(mongoUrl: string, dbName: string, eventIds: string[]): Promise<Reconciliation> {
   const client = await MongoClient.connect(mongoUrl, { serverSelectionTimeoutMS: 5000 });
@@ -39,10 +40,11 @@ export async function reconcile(mongoUrl: string, dbName: string, eventIds: stri
       if (failures > 0) result.retried++;
       result.maxFailures = Math.max(result.maxFailures, failures);
     }
-    const shipments = await db.collection(Collections.shipments).find({}, { projection: { history: 1 } }).toArray();
-    for (const shipment of shipments) {
-      const ids = (shipment.history as Array<{ eventId: string }>).map((h) => h.eventId);
-      if (new Set(ids).size !== ids.length) result.appliedTwice.push(String(shipment._id));
+    // From every application on record, not the shipments' histories, which keep only the newest.
+    const seen = new Set<string>();
+    for (const { eventId, shipmentId } of await readApplications(db)) {
+      if (seen.has(eventId) && !result.appliedTwice.includes(shipmentId)) result.appliedTwice.push(shipmentId);
+      seen.add(eventId);
     }
     return result;
   } finally {
