@@ -1,11 +1,10 @@
 import type { Db, MongoClient } from 'mongodb';
 import { connectionConfig, type ConnectionConfig } from './config';
-import { DeadLetterStore } from './dead-letters/dead-letter-store';
+import type { DeadLetterStore } from './dead-letters/dead-letter-store';
 import { BullEventQueue } from './queue/event-queue';
 import { createRedis, type RedisClient, type RedisRole } from './queue/redis';
 import type { SecretName } from './secrets/secret-parameters';
 import { sharedSecrets } from './secrets/shared-secrets';
-import { connectMongo, ensureIndexes } from './store/mongo';
 
 /**
  * Clients shared by every invocation in one Lambda container (or one worker process): created
@@ -64,6 +63,7 @@ export async function sharedDeadLetters(): Promise<DeadLetterStore> {
   if (deadLetters) return deadLetters;
   const db = await sharedDb();
   const redis = await sharedRedis('producer');
+  const { DeadLetterStore } = await import('./dead-letters/dead-letter-store');
   deadLetters ??= new DeadLetterStore(db, redis, (await sharedConfig()).queuePrefix);
   return deadLetters;
 }
@@ -72,6 +72,9 @@ export async function sharedDeadLetters(): Promise<DeadLetterStore> {
 export async function sharedDb(): Promise<Db> {
   mongo ??= (async () => {
     const { mongoUrl, mongoDb } = await sharedConfig();
+    // Loaded on first use: the ingest function never touches Mongo, and evaluating the driver
+    // would lengthen its cold start (see `npm run bench:lambda`).
+    const { connectMongo, ensureIndexes } = await import('./store/mongo');
     const client = await connectMongo(mongoUrl);
     const db = client.db(mongoDb);
     await ensureIndexes(db);

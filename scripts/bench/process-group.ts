@@ -15,3 +15,28 @@ export function procFilesOfGroup(pgid: number, file: 'stat' | 'status'): string[
     }
   });
 }
+
+/** `/proc/<pid>/<file>` of each given process still alive (a server started by the benchmark). */
+export function procFilesOf(pids: readonly number[], file: 'stat' | 'status'): string[] {
+  return pids.flatMap((pid) => {
+    try {
+      return [readFileSync(`/proc/${pid}/${file}`, 'utf8')];
+    } catch {
+      return []; // exited
+    }
+  });
+}
+
+let clockTicksPerSecond: number | undefined;
+
+/** CPU seconds (user + system) used so far by the processes of these `/proc/<pid>/stat` texts. */
+export function cpuSecondsOf(stats: readonly string[]): number {
+  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  let ticks = 0;
+  for (const stat of stats) {
+    // Fields after the command name: state is the 1st, utime the 12th, stime the 13th.
+    const fields = stat.split(') ').pop()!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / clockTicksPerSecond;
+}

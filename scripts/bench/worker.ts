@@ -7,18 +7,24 @@
  *  2. The same number with routing latency 0: events/s through the full worker path
  *     (ledger claim, shipment state, routing, completion) (target >= 1000/s).
  *
- * Peak worker RSS is sampled from /proc. Figures, not assertions. With REDIS_CLUSTER=true it runs
- * on a Redis Cluster (REDIS_URL's, or a local three-node one) under a `{hash tag}` prefix.
+ * The events are queued before the worker starts. The drain is timed on the Redis clock from the
+ * worker's first job (the first `active` event in the queue's event stream, which Redis stamps)
+ * to the moment the queue is seen empty, and again from the worker's spawn: no job can start
+ * before the first, so neither time can beat the ideal. The start-up (spawn to first job: npm,
+ * tsx, connections, indexes) is printed apart. Peak worker RSS and the CPU each process used
+ * during the drain (worker, and the local Redis and Mongo-wire server) are read from /proc.
+ * Figures, not assertions. With REDIS_CLUSTER=true it runs on a Redis Cluster (REDIS_URL's, or a
+ * local three-node one) under a `{hash tag}` prefix.
  */
 import { randomUUID } from 'node:crypto';
 import { availableParallelism, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { parseShipmentEvent, type QueuedEvent } from '../../lib/events/schema';
 import { EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
 import { createRedis } from '../../lib/queue/redis';
 import { startFerretDb, startRedis, startRedisCluster } from '../local-services';
-import { procFilesOfGroup } from './process-group';
+import { cpuSecondsOf, procFilesOf, procFilesOfGroup } from './process-group';
 import { sampleEvent } from '../sample-event';
 import { runScript } from '../../test/support/processes';
 
@@ -30,7 +36,28 @@ function groupRssMiB(pgid: number): number {
   return Math.max(0, ...kb) / 1024;
 }
 
-async function drain(label: string, urls: { redis: string; cluster: boolean; mongo: string }, latencyMs: number, concurrency: number) {
+/** The servers' process ids, when this script started them (their CPU is then reported). */
+interface ServerPids {
+  redis: number[];
+  mongo: number[];
+}
+
+/** CPU seconds used so far by the worker's process group and each local server. */
+function cpuNow(workerGroup: number, servers: ServerPids) {
+  return {
+    worker: cpuSecondsOf(procFilesOfGroup(workerGroup, 'stat')),
+    redis: cpuSecondsOf(procFilesOf(servers.redis, 'stat')),
+    mongo: cpuSecondsOf(procFilesOf(servers.mongo, 'stat')),
+  };
+}
+
+/** Now on the Redis server's clock (ms), the clock that stamps the queue's events. */
+async function redisNow(redis: ReturnType<typeof createRedis>): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Number(micros) / 1000;
+}
+
+async function drain(label: string, urls: { redis: string; cluster: boolean; mongo: string }, servers: ServerPids, latencyMs: number, concurrency: number) {
   const id = `benchw_${randomUUID().slice(0, 8)}`;
   const prefix = urls.cluster ? `{${id}}` : id;
   const redis = createRedis({ redisUrl: urls.redis, redisCluster: urls.cluster }, 'worker');
@@ -42,34 +69,60 @@ async function drain(label: string, urls: { redis: string; cluster: boolean; mon
     return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: 'capped-exponential' }, removeOnComplete: true } };
   });
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
+  // Listen for the first job taken from the stream's current end on, before the worker exists.
+  const [last] = await redis.xrevrange(queue.keys.events!, '+', '-', 'COUNT', 1);
+  const eventsClient = createRedis({ redisUrl: urls.redis, redisCluster: urls.cluster }, 'worker');
+  const queueEvents = new QueueEvents(EVENTS_QUEUE, { connection: eventsClient, prefix, lastEventId: last?.[0] ?? '0-0' });
+  let cpuAtFirstJob: ReturnType<typeof cpuNow> | undefined;
+  const firstJob = new Promise<number>((resolve) =>
+    queueEvents.once('active', (_job, id) => {
+      cpuAtFirstJob = cpuNow(worker.child.pid!, servers);
+      resolve(Number(id.split('-')[0]));
+    }),
+  );
+  await queueEvents.waitUntilReady();
+  const spawnedAt = await redisNow(redis);
   const worker = runScript('worker', {
     REDIS_URL: urls.redis, REDIS_CLUSTER: String(urls.cluster), MONGO_URL: urls.mongo, MONGO_DB: id, QUEUE_PREFIX: prefix,
     ROUTING_LATENCY_MS: String(latencyMs), WORKER_CONCURRENCY: String(concurrency), POWERTOOLS_LOG_LEVEL: 'WARN',
   });
   let peakRss = 0;
-  let started = 0;
   let done = 0;
+  let cpuAtDone: ReturnType<typeof cpuNow> | undefined;
   try {
     for (;;) {
       if (worker.child.exitCode !== null) throw new Error(`worker exited:\n${worker.output().slice(-2000)}`);
       peakRss = Math.max(peakRss, groupRssMiB(worker.child.pid!));
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      const remaining = Object.values(counts).reduce((a, b) => a + b, 0);
-      if (!started && remaining < EVENTS) started = performance.now();
-      if (started && remaining === 0) {
-        done = performance.now();
+      if (Object.values(counts).reduce((a, b) => a + b, 0) === 0) {
+        done = await redisNow(redis);
+        cpuAtDone = cpuNow(worker.child.pid!, servers);
         break;
       }
       await sleep(100);
     }
   } finally {
     await worker.stop();
+    await queueEvents.close();
+    eventsClient.disconnect();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
     redis.disconnect();
   }
-  const seconds = (done - started) / 1000;
-  return { label, seconds, eventsPerSecond: EVENTS / seconds, peakRss };
+  const firstJobAt = await firstJob;
+  const seconds = (done - firstJobAt) / 1000;
+  const cores = (key: keyof ReturnType<typeof cpuNow>) => (cpuAtDone![key] - cpuAtFirstJob![key]) / seconds;
+  return {
+    label,
+    startupSeconds: (firstJobAt - spawnedAt) / 1000,
+    /** From the worker's first job to the queue seen empty. */
+    seconds,
+    /** From the worker's spawn to the queue seen empty. */
+    fromSpawnSeconds: (done - spawnedAt) / 1000,
+    eventsPerSecond: EVENTS / seconds,
+    peakRss,
+    cores: { worker: cores('worker'), redis: cores('redis'), mongo: cores('mongo') },
+  };
 }
 
 async function main(): Promise<void> {
@@ -77,25 +130,33 @@ async function main(): Promise<void> {
   const cluster = process.env.REDIS_CLUSTER === 'true';
   let redisUrl = process.env.REDIS_URL;
   let mongoUrl = process.env.MONGO_URL;
+  const servers: ServerPids = { redis: [], mongo: [] };
   if (!redisUrl || !mongoUrl) {
     const redis = cluster ? await startRedisCluster() : await startRedis();
     const mongo = await startFerretDb();
     services.push(redis, mongo);
     redisUrl = redis.url;
     mongoUrl = mongo.url;
+    servers.redis = ('nodes' in redis ? redis.nodes : [redis]).map((node) => node.process.pid!);
+    servers.mongo = [mongo.process.pid!];
   }
   const urls = { redis: redisUrl, cluster, mongo: mongoUrl };
   try {
     console.log(`machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events; Mongo at ${mongoUrl}`);
-    const paced = await drain('latency 2000 ms, concurrency 200', urls, 2000, 200);
+    const paced = await drain('latency 2000 ms, concurrency 200', urls, servers, 2000, 200);
     const ideal = (EVENTS * 2) / 200;
-    console.log(`| run | wall s | events/s | peak worker RSS MiB |`);
-    console.log(`| --- | --- | --- | --- |`);
-    console.log(`| ${paced.label} | ${paced.seconds.toFixed(1)} | ${paced.eventsPerSecond.toFixed(0)} | ${paced.peakRss.toFixed(0)} |`);
-    const fast = await drain('latency 0 ms, concurrency 200', urls, 0, 200);
-    console.log(`| ${fast.label} | ${fast.seconds.toFixed(1)} | ${fast.eventsPerSecond.toFixed(0)} | ${fast.peakRss.toFixed(0)} |`);
-    console.log(`\npaced drain: ${paced.seconds.toFixed(1)} s against ideal ${ideal.toFixed(1)} s = ratio ${(paced.seconds / ideal).toFixed(2)} (target <= 1.15)`);
-    console.log(`full worker path at latency 0: ${fast.eventsPerSecond.toFixed(0)} events/s (target >= 1000)`);
+    const fast = await drain('latency 0 ms, concurrency 200', urls, servers, 0, 200);
+    const local = servers.redis.length > 0;
+    console.log(`| run | start-up s (spawn to first job) | drain s from first job | from spawn s | events/s from first job | peak worker RSS MiB | CPU cores in the drain: worker / Redis / Mongo-wire |`);
+    console.log(`| --- | --- | --- | --- | --- | --- | --- |`);
+    for (const run of [paced, fast]) {
+      const cpu = `${run.cores.worker.toFixed(2)} / ${local ? run.cores.redis.toFixed(2) : '-'} / ${local ? run.cores.mongo.toFixed(2) : '-'}`;
+      console.log(`| ${run.label} | ${run.startupSeconds.toFixed(1)} | ${run.seconds.toFixed(1)} | ${run.fromSpawnSeconds.toFixed(1)} | ${run.eventsPerSecond.toFixed(0)} | ${run.peakRss.toFixed(0)} | ${cpu} |`);
+    }
+    console.log(`\npaced drain, ideal ${EVENTS} x 2 s / 200 = ${ideal.toFixed(1)} s (no drain can be shorter):`);
+    console.log(`  from the worker's first job: ${paced.seconds.toFixed(1)} s, ratio ${(paced.seconds / ideal).toFixed(3)} (target <= 1.15)`);
+    console.log(`  from its spawn:              ${paced.fromSpawnSeconds.toFixed(1)} s, ratio ${(paced.fromSpawnSeconds / ideal).toFixed(3)} (start-up ${paced.startupSeconds.toFixed(1)} s included)`);
+    console.log(`full worker path at latency 0: ${fast.eventsPerSecond.toFixed(0)} events/s from the first job (target >= 1000)`);
   } finally {
     await Promise.all(services.map((s) => s.stop()));
   }

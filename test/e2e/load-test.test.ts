@@ -35,10 +35,27 @@ describe('the load test', () => {
     expect(run.code, run.stdout.slice(-3000) + run.stderr.slice(-2000)).toBe(0);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('**PASS**');
-    for (const check of ['zero non-2xx', 'zero lost', 'duplicates suppressed = duplicates sent', 'zero events applied twice', 'retries observed']) {
+    for (const check of ['zero non-2xx', 'zero lost', 'duplicates suppressed: of \\d+ re-sent, zero events applied more than once', 'the door flagged exactly the re-sends', 'retries observed']) {
       expect(text).toMatch(new RegExp(`- PASS: ${check}`));
     }
     expect(text).toMatch(/\| lost \(accepted, yet neither in the ledger nor in Redis\) \| 0 \| ok \|/);
+    expect(text).toMatch(/\| events applied more than once \(shipment version records[^|]*\| 0 \| ok \|/);
+    expect(text).toMatch(/How the latencies were measured: closed loop/);
     expect(text).toContain('## Queue depth over time');
+  }, 360_000);
+
+  it('runs an open loop at a stated rate, timing each request from when it was due', async () => {
+    const report = join(mkdtempSync(join(tmpdir(), 'load-')), 'report.md');
+    const run = await runCommand(
+      'npm',
+      ['run', '--silent', 'load-test', '--', '--url', baseUrl, '--requests', '200', '--rate', '50', '--connections', '20', '--failure-rate', '0.2', '--drain-timeout', '240', '--report', report],
+      env,
+      300_000,
+    );
+    expect(run.code, run.stdout.slice(-3000) + run.stderr.slice(-2000)).toBe(0);
+    const text = readFileSync(report, 'utf8');
+    expect(text).toContain('**PASS**');
+    expect(text).toMatch(/How the latencies were measured: open loop at 50 requests\/s: one request due every 20\.00 ms/);
+    expect(text).toMatch(/Reply codes: 202: 200;/);
   }, 360_000);
 });
