@@ -156,8 +156,9 @@ if (require.main === module) {
   const stage = process.argv[2] ?? 'rehearsal';
   rehearseDeploy({ stage })
     .then(({ stackName, status, resources, template }) => {
-      const created = new Set(resources.map((r) => r.LogicalResourceId));
-      console.log(`${stackName}: ${status}, ${resources.length} resources created of ${Object.keys(template.Resources).length} in the template`);
+      // The emulator lists a resource type it does not implement with no type: it was not created.
+      const created = new Set(resources.filter((r) => r.ResourceType).map((r) => r.LogicalResourceId));
+      console.log(`${stackName}: ${status}, ${created.size} of the template's ${Object.keys(template.Resources).length} resources created`);
       for (const [id, resource] of Object.entries(template.Resources).sort(([, a], [, b]) => a.Type.localeCompare(b.Type))) {
         console.log(`${created.has(id) ? 'created    ' : 'not created'}  ${resource.Type.padEnd(44)} ${id}`);
       }
