@@ -12,8 +12,9 @@
  * After the load it waits for the pipeline to drain and reconciles from Mongo and the queues
  * (load-test/reconcile.ts): nothing lost, and no event applied more than once, counted from the
  * shipment store's version records rather than the ledger; it exits 1 when any promise fails.
- * With `--rate` the load is an open loop timed by this script (load-test/open-loop.ts). It reads the gateway's own environment: WEBHOOK_SECRETS
- * (signs with the first), REDIS_URL, REDIS_CLUSTER, MONGO_URL, MONGO_DB, QUEUE_PREFIX.
+ * With `--rate` the load is an open loop timed by this script (load-test/open-loop.ts). It reads
+ * the gateway's own environment: WEBHOOK_SECRETS (signs with the first), REDIS_URL,
+ * REDIS_CLUSTER, MONGO_URL, MONGO_DB, QUEUE_PREFIX.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
