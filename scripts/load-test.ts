@@ -248,6 +248,17 @@ async function serverVersions(redis: RedisClient, db: ReturnType<MongoClient['db
   };
 }
 
+/** The settings that shape the figures, each with "(default)" when the environment leaves it unset. */
+function gatewaySettings(): string {
+  const shown: Array<[string, string]> = [
+    ['POWERTOOLS_LOG_LEVEL', 'INFO'],
+    ['SLS_LOG_LEVEL', 'warning'],
+    ['WORKER_CONCURRENCY', '50'],
+    ['ROUTING_LATENCY_MS', '2000'],
+  ];
+  return shown.map(([name, fallback]) => `${name}=${process.env[name] ?? `${fallback} (default)`}`).join(', ');
+}
+
 function renderReport(r: {
   door: DoorFigures;
   issued: number;
@@ -274,6 +285,10 @@ ${r.passed ? '**PASS**' : '**FAIL**'}: ${new Date().toISOString()}
 ## Machine
 - ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory
 - Node ${process.version}; Redis ${r.versions.redis}; Mongo-wire server ${r.versions.mongo}
+
+## Settings
+The gateway's environment as this script saw it (start the stack from the same shell): ${gatewaySettings()}.
+The emulator logs at the framework's level in \`npm run offline\` (warning unless SLS_LOG_LEVEL says otherwise), the functions and the worker at POWERTOOLS_LOG_LEVEL.
 
 ## Command
 \`npm run ${burst ? 'load-test:burst' : 'load-test'} -- ${process.argv.slice(2).filter((arg) => arg !== '--burst').join(' ')}\`

@@ -7,6 +7,9 @@
  * time (the round trip a request waits for) and with BENCH_IN_FLIGHT (64) calls in flight (wall
  * and this process's CPU per event, as under load), over BENCH_ENQUEUES (20000) unique events,
  * twice in alternation so a drift of the shared machine shows. Figures, not assertions.
+ * It also counts round trips: the server's read events (`total_reads_processed` in INFO stats)
+ * per call, one call at a time; the client pipelines the commands a call issues in one tick
+ * (`enableAutoPipelining`), so a call that costs one read event reached Redis in one round trip.
  * REDIS_URL points it at a Redis of your own (a fresh key prefix is used and removed).
  */
 import { randomUUID } from 'node:crypto';
@@ -57,6 +60,16 @@ async function time(call: (item: QueuedEvent) => Promise<unknown>): Promise<Timi
   return { sequential, concurrent: ((performance.now() - started) * 1000) / items.length, cpu: (cpu.user + cpu.system) / items.length };
 }
 
+/** Server read events per call, one call at a time (another client reads the counter). */
+async function roundTrips(probe: ReturnType<typeof createRedis>, call: (item: QueuedEvent) => Promise<unknown>, calls = 500): Promise<number> {
+  const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await probe.info('stats'))?.[1] ?? NaN);
+  const items = Array.from({ length: calls }, item);
+  const before = await reads();
+  for (const one of items) await call(one);
+  // The probe's own INFO is one read event too.
+  return (await reads() - before - 1) / calls;
+}
+
 async function main(): Promise<void> {
   const local = process.env.REDIS_URL ? undefined : await startRedis();
   const redisUrl = process.env.REDIS_URL ?? local!.url;
@@ -80,6 +93,9 @@ async function main(): Promise<void> {
     console.log('| call | µs per call, one at a time | wall µs per event, in flight | CPU µs per event, in flight |');
     console.log('| --- | --- | --- | --- |');
     for (const [label, t] of rows) console.log(`| ${label} | ${t.sequential.toFixed(0)} | ${t.concurrent.toFixed(1)} | ${t.cpu.toFixed(1)} |`);
+    const probe = createRedis({ redisUrl, redisCluster: false }, 'worker');
+    console.log(`round trips per call (server read events, one call at a time): queue.add ${(await roundTrips(probe, bareAdd)).toFixed(2)}, enqueue ${(await roundTrips(probe, enqueue)).toFixed(2)}`);
+    probe.disconnect();
     const mean = (pick: (t: Timing) => number, ofEnqueue: boolean) =>
       rows.filter(([label]) => label.startsWith('BullEventQueue') === ofEnqueue).reduce((sum, [, t]) => sum + pick(t), 0) / 2;
     for (const [what, pick] of [['one at a time', (t: Timing) => t.sequential], ['CPU in flight', (t: Timing) => t.cpu]] as const) {
