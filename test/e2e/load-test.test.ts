@@ -24,17 +24,18 @@ describe('the load test', () => {
     await offline?.stop();
   });
 
-  it('reconciles a run with duplicates and routing failures exactly, and writes its report', async () => {
+  /** `npm run load-test` against the stack with these options; its report, once it passed. */
+  async function loadTest(options: string[]): Promise<string> {
     const report = join(mkdtempSync(join(tmpdir(), 'load-')), 'report.md');
-    const run = await runCommand(
-      'npm',
-      ['run', '--silent', 'load-test', '--', '--url', baseUrl, '--requests', '300', '--connections', '25', '--duplicates', '0.1', '--failure-rate', '0.2', '--drain-timeout', '240', '--report', report],
-      env,
-      300_000,
-    );
+    const run = await runCommand('npm', ['run', '--silent', 'load-test', '--', '--url', baseUrl, ...options, '--drain-timeout', '240', '--report', report], env, 300_000);
     expect(run.code, run.stdout.slice(-3000) + run.stderr.slice(-2000)).toBe(0);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('**PASS**');
+    return text;
+  }
+
+  it('reconciles a run with duplicates and routing failures exactly, and writes its report', async () => {
+    const text = await loadTest(['--requests', '300', '--connections', '25', '--duplicates', '0.1', '--failure-rate', '0.2']);
     for (const check of ['zero non-2xx', 'zero lost', 'duplicates suppressed: of \\d+ re-sent, zero events applied more than once', 'the door flagged exactly the re-sends', 'retries observed']) {
       expect(text).toMatch(new RegExp(`- PASS: ${check}`));
     }
@@ -45,16 +46,7 @@ describe('the load test', () => {
   }, 360_000);
 
   it('runs an open loop at a stated rate, timing each request from when it was due', async () => {
-    const report = join(mkdtempSync(join(tmpdir(), 'load-')), 'report.md');
-    const run = await runCommand(
-      'npm',
-      ['run', '--silent', 'load-test', '--', '--url', baseUrl, '--requests', '200', '--rate', '50', '--connections', '20', '--failure-rate', '0.2', '--drain-timeout', '240', '--report', report],
-      env,
-      300_000,
-    );
-    expect(run.code, run.stdout.slice(-3000) + run.stderr.slice(-2000)).toBe(0);
-    const text = readFileSync(report, 'utf8');
-    expect(text).toContain('**PASS**');
+    const text = await loadTest(['--requests', '200', '--rate', '50', '--connections', '20', '--failure-rate', '0.2']);
     expect(text).toMatch(/How the latencies were measured: open loop at 50 requests\/s: one request due every 20\.00 ms/);
     expect(text).toMatch(/Reply codes: 202: 200;/);
   }, 360_000);
