@@ -7,6 +7,7 @@ import { ConfigError } from './errors';
  */
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
 const csv = z
   .string()
   .default('')
@@ -20,29 +21,45 @@ const csv = z
 /** A plain prefix (`gateway`) or a Redis Cluster hash tag (`{gateway}`). */
 const QUEUE_PREFIX_PATTERN = /^(\{[A-Za-z0-9_-]+\}|[A-Za-z0-9_-]+)$/;
 
-const connectionFields = z.object({
-  /** One node of a cluster when REDIS_CLUSTER is true (the configuration endpoint on ElastiCache). */
-  REDIS_URL: z.url().default('redis://127.0.0.1:6379'),
-  /** Talk to Redis Cluster (ElastiCache cluster mode, ElastiCache Serverless) instead of one server. */
-  REDIS_CLUSTER: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
-  MONGO_URL: z.string().startsWith('mongodb').default('mongodb://127.0.0.1:27017/gateway'),
-  /** Database name; when empty, the one in MONGO_URL's path, else `gateway`. */
-  MONGO_DB: z.string().default(''),
-  /** BullMQ key prefix: lets several gateways (or test runs) share one Redis. */
-  QUEUE_PREFIX: z.string().regex(QUEUE_PREFIX_PATTERN, 'letters, digits, _ and -, optionally in {braces}').default('gateway'),
-  /** Attempts an event gets before it is dead-lettered; set on each job when it is queued. */
-  JOB_ATTEMPTS: int(5, 1),
-});
+const redisUrl = z.url().default('redis://127.0.0.1:6379');
+const mongoUrl = z.string().startsWith('mongodb').default('mongodb://127.0.0.1:27017/gateway');
 
 // BullMQ's Lua scripts (and the gateway's pipelines) touch several keys at once; on a cluster
 // that works only when every key hashes to one slot, which a `{hash tag}` prefix guarantees.
-const connectionSchema = connectionFields.refine((env) => !env.REDIS_CLUSTER || env.QUEUE_PREFIX.startsWith('{'), {
-  path: ['QUEUE_PREFIX'],
-  message: "with REDIS_CLUSTER=true it must be a hash tag such as {gateway}: every BullMQ key and the gateway's own keys must share one slot",
-}).refine((env) => !env.REDIS_CLUSTER || /^\/?0?$/.test(new URL(env.REDIS_URL).pathname), {
-  path: ['REDIS_URL'],
-  message: 'a Redis Cluster has only database 0: drop the /<db> path',
-});
+const connectionSchema = z
+  .object({
+    /** One node of a cluster when REDIS_CLUSTER is true (the configuration endpoint on ElastiCache). */
+    REDIS_URL: redisUrl,
+    /** Talk to Redis Cluster (ElastiCache cluster mode, ElastiCache Serverless) instead of one server. */
+    REDIS_CLUSTER: flag,
+    MONGO_URL: mongoUrl,
+    /** Database name; when empty, the one in MONGO_URL's path, else `gateway`. */
+    MONGO_DB: z.string().default(''),
+    /** BullMQ key prefix: lets several gateways (or test runs) share one Redis. */
+    QUEUE_PREFIX: z.string().regex(QUEUE_PREFIX_PATTERN, 'letters, digits, _ and -, optionally in {braces}').default('gateway'),
+    /** Attempts an event gets before it is dead-lettered; set on each job when it is queued. */
+    JOB_ATTEMPTS: int(5, 1),
+  })
+  .refine((env) => !env.REDIS_CLUSTER || env.QUEUE_PREFIX.startsWith('{'), {
+    path: ['QUEUE_PREFIX'],
+    message: "with REDIS_CLUSTER=true it must be a hash tag such as {gateway}: every BullMQ key and the gateway's own keys must share one slot",
+  })
+  .refine((env) => !env.REDIS_CLUSTER || /^\/?0?$/.test(new URL(env.REDIS_URL).pathname), {
+    path: ['REDIS_URL'],
+    message: 'a Redis Cluster has only database 0: drop the /<db> path',
+  })
+  .transform((env) => {
+    const dbFromUrl = new URL(env.MONGO_URL.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1);
+    return {
+      redisUrl: env.REDIS_URL,
+      /** REDIS_URL is a node of a Redis Cluster; QUEUE_PREFIX is then a `{hash tag}`. */
+      redisCluster: env.REDIS_CLUSTER,
+      mongoUrl: env.MONGO_URL,
+      mongoDb: env.MONGO_DB || dbFromUrl || 'gateway',
+      queuePrefix: env.QUEUE_PREFIX,
+      jobAttempts: env.JOB_ATTEMPTS,
+    };
+  });
 
 /** `dhl=secretA|secretB,fedex=secretC`: each source's own secrets, several during a rotation. */
 const sourceSecrets = csv.transform((entries, ctx) => {
@@ -66,18 +83,28 @@ const sourceSecrets = csv.transform((entries, ctx) => {
  * The values that are secret in the cloud. With SECRETS_SOURCE=env they are these variables;
  * with `ssm` they are read at run time from SSM parameters of the same names and formats.
  */
-const secretValuesSchema = z.object({
-  /** Signing secrets of `POST /v1/events`, comma-separated (several during a rotation). */
-  WEBHOOK_SECRETS: csv,
-  SOURCE_SECRETS: sourceSecrets,
-  /** Operator API keys, comma-separated (several during a rotation). Empty: every ops call is refused. */
-  OPS_API_KEYS: csv,
-  /** Read-only keys of the status route, comma-separated; operator keys are accepted there too. */
-  STATUS_API_KEYS: csv,
-  // URLs carry credentials (a Redis AUTH token, a MongoDB password).
-  REDIS_URL: connectionFields.shape.REDIS_URL,
-  MONGO_URL: connectionFields.shape.MONGO_URL,
-});
+const secretValuesSchema = z
+  .object({
+    /** Signing secrets of `POST /v1/events`, comma-separated (several during a rotation). */
+    WEBHOOK_SECRETS: csv,
+    SOURCE_SECRETS: sourceSecrets,
+    /** Operator API keys, comma-separated (several during a rotation). Empty: every ops call is refused. */
+    OPS_API_KEYS: csv,
+    /** Read-only keys of the status route, comma-separated; operator keys are accepted there too. */
+    STATUS_API_KEYS: csv,
+    // URLs carry credentials (a Redis AUTH token, a MongoDB password).
+    REDIS_URL: redisUrl,
+    MONGO_URL: mongoUrl,
+  })
+  .transform((env) => ({
+    webhookSecrets: env.WEBHOOK_SECRETS,
+    /** Secrets of the per-source routes (`/v1/sources/{source}/events`), by source. */
+    sourceSecrets: env.SOURCE_SECRETS,
+    opsApiKeys: env.OPS_API_KEYS,
+    statusApiKeys: env.STATUS_API_KEYS,
+    redisUrl: env.REDIS_URL,
+    mongoUrl: env.MONGO_URL,
+  }));
 
 /** An SSM path: `/courier-event-gateway/prod`, no trailing slash. */
 const SSM_PATH_PATTERN = /^(\/[A-Za-z0-9_.-]+)+$/;
@@ -88,118 +115,117 @@ const secretsSourceSchema = z.object({
 });
 
 // Checked only when SSM is the source: with env secrets they mean nothing, and must not stop a process.
-const ssmSecretsSchema = z.object({
-  SECRETS_PATH: z.string({ error: 'required when SECRETS_SOURCE=ssm' }).regex(SSM_PATH_PATTERN, 'an SSM path such as /courier-event-gateway/prod'),
-  /** How long a value read from SSM is used before it is read again: the delay before a rotation applies. */
-  SECRETS_MAX_AGE_SECONDS: int(60, 1),
-});
+const ssmSecretsSchema = z
+  .object({
+    SECRETS_PATH: z.string({ error: 'required when SECRETS_SOURCE=ssm' }).regex(SSM_PATH_PATTERN, 'an SSM path such as /courier-event-gateway/prod'),
+    /** How long a value read from SSM is used before it is read again: the delay before a rotation applies. */
+    SECRETS_MAX_AGE_SECONDS: int(60, 1),
+  })
+  .transform((env) => ({
+    source: 'ssm' as const,
+    /** The stage's SSM path, no trailing slash. */
+    path: env.SECRETS_PATH,
+    maxAgeSeconds: env.SECRETS_MAX_AGE_SECONDS,
+  }));
 
-const statusSchema = z.object({
-  /** `true` lets anyone read an event's state (the dev stage); otherwise a key is required. */
-  STATUS_ROUTE_OPEN: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
-});
+const statusSchema = z
+  .object({
+    /** `true` lets anyone read an event's state (the dev stage); otherwise a key is required. */
+    STATUS_ROUTE_OPEN: flag,
+  })
+  .transform((env) => ({
+    /** The status route answers without a key. */
+    routeOpen: env.STATUS_ROUTE_OPEN,
+  }));
 
-const ingestSchema = z.object({
-  /** Above this many waiting or delayed events, ingest answers 429 instead of filling Redis. */
-  MAX_BACKLOG: int(100_000, 1),
-  BACKLOG_CACHE_MS: int(1000, 0),
-  BACKLOG_RETRY_AFTER_SECONDS: int(30, 1),
-  SIGNATURE_TOLERANCE_SECONDS: int(300, 1),
-  MAX_BODY_BYTES: int(256 * 1024, 1),
-  ENQUEUE_TIMEOUT_MS: int(1500, 50),
-  /** Reply counts (EMF metrics) are published at most this often per function instance. */
-  METRICS_FLUSH_MS: int(10_000, 0),
-});
+const ingestSchema = z
+  .object({
+    /** Above this many waiting or delayed events, ingest answers 429 instead of filling Redis. */
+    MAX_BACKLOG: int(100_000, 1),
+    BACKLOG_CACHE_MS: int(1000, 0),
+    BACKLOG_RETRY_AFTER_SECONDS: int(30, 1),
+    SIGNATURE_TOLERANCE_SECONDS: int(300, 1),
+    MAX_BODY_BYTES: int(256 * 1024, 1),
+    ENQUEUE_TIMEOUT_MS: int(1500, 50),
+    /** Reply counts (EMF metrics) are published at most this often per function instance. */
+    METRICS_FLUSH_MS: int(10_000, 0),
+  })
+  .transform((env) => ({
+    maxBacklog: env.MAX_BACKLOG,
+    backlogCacheMs: env.BACKLOG_CACHE_MS,
+    backlogRetryAfterSeconds: env.BACKLOG_RETRY_AFTER_SECONDS,
+    toleranceSeconds: env.SIGNATURE_TOLERANCE_SECONDS,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    enqueueTimeoutMs: env.ENQUEUE_TIMEOUT_MS,
+    metricsFlushMs: env.METRICS_FLUSH_MS,
+  }));
 
-const workerSchema = z.object({
-  WORKER_CONCURRENCY: int(50, 1),
-  /** Jobs per second across this worker; 0 turns the limiter off. */
-  WORKER_RATE_LIMIT_PER_SECOND: int(0),
-  BACKOFF_BASE_MS: int(1000, 1),
-  BACKOFF_MAX_MS: int(60_000, 1),
-  BACKOFF_JITTER: z.coerce.number().min(0).max(1).default(0.5),
-  LEASE_MS: int(30_000, 1000),
-  DRAIN_TIMEOUT_MS: int(20_000, 0),
-  ROUTING_LATENCY_MS: int(2000),
-  ROUTING_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
-  ROUTING_TIMEOUT_MS: int(5000, 1),
-  BREAKER_FAILURE_THRESHOLD: int(5, 1),
-  BREAKER_COOLDOWN_MS: int(10_000, 1),
-  /** Times a job may be orphaned by a crashed worker and come back before BullMQ fails it. */
-  MAX_STALLED_COUNT: int(20, 1),
-  /** Port of the worker's Prometheus endpoint (GET /metrics); 0 turns it off. */
-  METRICS_PORT: int(9464),
-  /** How often the worker publishes backlog metrics to CloudWatch (EMF on stdout); 0 turns them off. */
-  WORKER_CLOUD_METRICS_MS: int(60_000),
-});
+const workerSchema = z
+  .object({
+    WORKER_CONCURRENCY: int(50, 1),
+    /** Jobs per second across this worker; 0 turns the limiter off. */
+    WORKER_RATE_LIMIT_PER_SECOND: int(0),
+    BACKOFF_BASE_MS: int(1000, 1),
+    BACKOFF_MAX_MS: int(60_000, 1),
+    BACKOFF_JITTER: z.coerce.number().min(0).max(1).default(0.5),
+    LEASE_MS: int(30_000, 1000),
+    DRAIN_TIMEOUT_MS: int(20_000, 0),
+    ROUTING_LATENCY_MS: int(2000),
+    ROUTING_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    ROUTING_TIMEOUT_MS: int(5000, 1),
+    BREAKER_FAILURE_THRESHOLD: int(5, 1),
+    BREAKER_COOLDOWN_MS: int(10_000, 1),
+    /** Times a job may be orphaned by a crashed worker and come back before BullMQ fails it. */
+    MAX_STALLED_COUNT: int(20, 1),
+    /** Port of the worker's Prometheus endpoint (GET /metrics); 0 turns it off. */
+    METRICS_PORT: int(9464),
+    /** How often the worker publishes backlog metrics to CloudWatch (EMF on stdout); 0 turns them off. */
+    WORKER_CLOUD_METRICS_MS: int(60_000),
+  })
+  .transform((env) => ({
+    concurrency: env.WORKER_CONCURRENCY,
+    rateLimitPerSecond: env.WORKER_RATE_LIMIT_PER_SECOND,
+    backoff: { baseMs: env.BACKOFF_BASE_MS, maxMs: env.BACKOFF_MAX_MS, jitter: env.BACKOFF_JITTER },
+    leaseMs: env.LEASE_MS,
+    drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    routing: { latencyMs: env.ROUTING_LATENCY_MS, failureRate: env.ROUTING_FAILURE_RATE, timeoutMs: env.ROUTING_TIMEOUT_MS },
+    breaker: { failureThreshold: env.BREAKER_FAILURE_THRESHOLD, cooldownMs: env.BREAKER_COOLDOWN_MS },
+    maxStalledCount: env.MAX_STALLED_COUNT,
+    metricsPort: env.METRICS_PORT,
+    /** Interval of the backlog metrics ECS scales and alarms on; 0 when they are off. */
+    cloudMetricsIntervalMs: env.WORKER_CLOUD_METRICS_MS,
+  }));
 
-const opsSchema = z.object({
-  /** Default pace of a replay, events per second, so a large replay does not starve live traffic. */
-  REPLAY_RATE_PER_SECOND: int(50, 1),
-});
+const opsSchema = z
+  .object({
+    /** Default pace of a replay, events per second, so a large replay does not starve live traffic. */
+    REPLAY_RATE_PER_SECOND: int(50, 1),
+  })
+  .transform((env) => ({ replayRatePerSecond: env.REPLAY_RATE_PER_SECOND }));
 
-export interface OpsConfig {
-  replayRatePerSecond: number;
-}
-
+export type ConnectionConfig = z.output<typeof connectionSchema>;
 /** The secret values, parsed; where they come from is the secrets provider's business. */
-export interface SecretValues {
-  webhookSecrets: string[];
-  /** Secrets of the per-source routes (`/v1/sources/{source}/events`), by source. */
-  sourceSecrets: Record<string, string[]>;
-  opsApiKeys: string[];
-  statusApiKeys: string[];
-  redisUrl: string;
-  mongoUrl: string;
-}
+export type SecretValues = z.output<typeof secretValuesSchema>;
+export type SecretsSourceConfig = { source: 'env' } | z.output<typeof ssmSecretsSchema>;
+export type StatusConfig = z.output<typeof statusSchema>;
+export type IngestConfig = z.output<typeof ingestSchema>;
+export type WorkerConfig = z.output<typeof workerSchema>;
+export type OpsConfig = z.output<typeof opsSchema>;
 
-export type SecretsSourceConfig =
-  | { source: 'env' }
-  | {
-      source: 'ssm';
-      /** The stage's SSM path, no trailing slash. */
-      path: string;
-      maxAgeSeconds: number;
-    };
-
-export interface StatusConfig {
-  /** The status route answers without a key. */
-  routeOpen: boolean;
-}
-
-export interface ConnectionConfig {
-  redisUrl: string;
-  /** REDIS_URL is a node of a Redis Cluster; QUEUE_PREFIX is then a `{hash tag}`. */
-  redisCluster: boolean;
-  mongoUrl: string;
-  mongoDb: string;
-  queuePrefix: string;
-  jobAttempts: number;
-}
-
-export interface IngestConfig {
-  maxBacklog: number;
-  backlogCacheMs: number;
-  backlogRetryAfterSeconds: number;
-  toleranceSeconds: number;
-  maxBodyBytes: number;
-  enqueueTimeoutMs: number;
-  metricsFlushMs: number;
-}
-
-export interface WorkerConfig {
-  concurrency: number;
-  rateLimitPerSecond: number;
-  backoff: { baseMs: number; maxMs: number; jitter: number };
-  leaseMs: number;
-  drainTimeoutMs: number;
-  routing: { latencyMs: number; failureRate: number; timeoutMs: number };
-  breaker: { failureThreshold: number; cooldownMs: number };
-  maxStalledCount: number;
-  metricsPort: number;
-  /** Interval of the backlog metrics ECS scales and alarms on; 0 when they are off. */
-  cloudMetricsIntervalMs: number;
-}
+/**
+ * Every variable the gateway reads, by name, with its schema (and so its default): what the
+ * deploy files and .env.example are checked against.
+ */
+export const environmentVariables: Readonly<Record<string, z.ZodType>> = {
+  ...connectionSchema.in.shape,
+  ...secretValuesSchema.in.shape,
+  ...secretsSourceSchema.shape,
+  ...ssmSecretsSchema.in.shape,
+  ...statusSchema.in.shape,
+  ...ingestSchema.in.shape,
+  ...workerSchema.in.shape,
+  ...opsSchema.in.shape,
+};
 
 type Env = Record<string, string | undefined>;
 
@@ -225,73 +251,33 @@ function parse<S extends z.ZodType>(schema: S, env: Env, source: Source = ENVIRO
  * secrets they are parameters, read at run time, and checked here like the variables.
  */
 export function connectionConfig(env: Env = process.env, urls?: Pick<SecretValues, 'redisUrl' | 'mongoUrl'>): ConnectionConfig {
-  const parsed = parse(connectionSchema, urls ? { ...env, REDIS_URL: urls.redisUrl, MONGO_URL: urls.mongoUrl } : env);
-  const dbFromUrl = new URL(parsed.MONGO_URL.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1);
-  return {
-    redisUrl: parsed.REDIS_URL,
-    redisCluster: parsed.REDIS_CLUSTER,
-    mongoUrl: parsed.MONGO_URL,
-    mongoDb: parsed.MONGO_DB || dbFromUrl || 'gateway',
-    queuePrefix: parsed.QUEUE_PREFIX,
-    jobAttempts: parsed.JOB_ATTEMPTS,
-  };
+  return parse(connectionSchema, urls ? { ...env, REDIS_URL: urls.redisUrl, MONGO_URL: urls.mongoUrl } : env);
 }
 
 /** What the ingest edge needs: the limits of the door (its secrets come from the secrets provider). */
 export function ingestConfig(env: Env = process.env): IngestConfig {
-  const parsed = parse(ingestSchema, env);
-  return {
-    maxBacklog: parsed.MAX_BACKLOG,
-    backlogCacheMs: parsed.BACKLOG_CACHE_MS,
-    backlogRetryAfterSeconds: parsed.BACKLOG_RETRY_AFTER_SECONDS,
-    toleranceSeconds: parsed.SIGNATURE_TOLERANCE_SECONDS,
-    maxBodyBytes: parsed.MAX_BODY_BYTES,
-    enqueueTimeoutMs: parsed.ENQUEUE_TIMEOUT_MS,
-    metricsFlushMs: parsed.METRICS_FLUSH_MS,
-  };
+  return parse(ingestSchema, env);
 }
 
 /** The worker's pace, retry policy and the routing service's behaviour. */
 export function workerConfig(env: Env = process.env): WorkerConfig {
-  const parsed = parse(workerSchema, env);
-  return {
-    concurrency: parsed.WORKER_CONCURRENCY,
-    rateLimitPerSecond: parsed.WORKER_RATE_LIMIT_PER_SECOND,
-    backoff: {
-      baseMs: parsed.BACKOFF_BASE_MS,
-      maxMs: parsed.BACKOFF_MAX_MS,
-      jitter: parsed.BACKOFF_JITTER,
-    },
-    leaseMs: parsed.LEASE_MS,
-    drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS,
-    routing: {
-      latencyMs: parsed.ROUTING_LATENCY_MS,
-      failureRate: parsed.ROUTING_FAILURE_RATE,
-      timeoutMs: parsed.ROUTING_TIMEOUT_MS,
-    },
-    breaker: { failureThreshold: parsed.BREAKER_FAILURE_THRESHOLD, cooldownMs: parsed.BREAKER_COOLDOWN_MS },
-    maxStalledCount: parsed.MAX_STALLED_COUNT,
-    metricsPort: parsed.METRICS_PORT,
-    cloudMetricsIntervalMs: parsed.WORKER_CLOUD_METRICS_MS,
-  };
+  return parse(workerSchema, env);
 }
 
 /** The operator surface: who may call it, and how fast replays go by default. */
 export function opsConfig(env: Env = process.env): OpsConfig {
-  const parsed = parse(opsSchema, env);
-  return { replayRatePerSecond: parsed.REPLAY_RATE_PER_SECOND };
+  return parse(opsSchema, env);
 }
 
 /** Whether the status route needs a key. */
 export function statusConfig(env: Env = process.env): StatusConfig {
-  return { routeOpen: parse(statusSchema, env).STATUS_ROUTE_OPEN };
+  return parse(statusSchema, env);
 }
 
 /** Where the secrets come from: the environment, or SSM Parameter Store (SECRETS_SOURCE). */
 export function secretsSourceConfig(env: Env = process.env): SecretsSourceConfig {
   if (parse(secretsSourceSchema, env).SECRETS_SOURCE === 'env') return { source: 'env' };
-  const parsed = parse(ssmSecretsSchema, env);
-  return { source: 'ssm', path: parsed.SECRETS_PATH, maxAgeSeconds: parsed.SECRETS_MAX_AGE_SECONDS };
+  return parse(ssmSecretsSchema, env);
 }
 
 /**
@@ -303,13 +289,5 @@ export function secretsSourceConfig(env: Env = process.env): SecretsSourceConfig
  * secretValues({ WEBHOOK_SECRETS: 'new,old' }).webhookSecrets; // ['new', 'old']
  */
 export function secretValues(values: Env = process.env, nameOf?: (variable: string) => string): SecretValues {
-  const parsed = parse(secretValuesSchema, values, nameOf ? { what: 'secrets', nameOf } : ENVIRONMENT);
-  return {
-    webhookSecrets: parsed.WEBHOOK_SECRETS,
-    sourceSecrets: parsed.SOURCE_SECRETS,
-    opsApiKeys: parsed.OPS_API_KEYS,
-    statusApiKeys: parsed.STATUS_API_KEYS,
-    redisUrl: parsed.REDIS_URL,
-    mongoUrl: parsed.MONGO_URL,
-  };
+  return parse(secretValuesSchema, values, nameOf ? { what: 'secrets', nameOf } : ENVIRONMENT);
 }

@@ -1,13 +1,8 @@
 import type { ShipmentEvent } from '../events/schema';
 import type { ShipmentState } from '../shipments/shipment-store';
+import type { RoutingDecision } from './routing-decision';
 
-/** What the routing service decided for one event. */
-export interface RoutingDecision {
-  hub: string;
-  lane: 'standard' | 'express' | 'hold';
-  reason: string;
-  decidedAt: string;
-}
+export type { RoutingDecision };
 
 export interface RoutingRequest {
   event: ShipmentEvent;

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Db, Filter } from 'mongodb';
 import { ShipmentContentionError } from '../errors';
 import type { ShipmentEvent } from '../events/schema';
-import type { RoutingDecision } from '../routing/types';
+import type { RoutingDecision } from '../routing/routing-decision';
 import { Collections, insertIfAbsent, trimToNewest } from '../store/mongo';
 
 /** How many applied events a shipment remembers. */
