@@ -1,6 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { QueuedEvent } from '../events/schema';
-import { EVENTS_QUEUE, jobIdFor } from './names';
+import { BACKOFF_STRATEGY, EVENTS_QUEUE, jobIdFor } from './names';
 import type { RedisClient } from './redis';
 
 /** The result of putting an event on the queue. */
@@ -50,7 +50,7 @@ export class BullEventQueue implements EventQueue {
     this.#jobOptions = {
       attempts: options.attempts,
       // Delays come from the worker's capped, jittered strategy (lib/worker/backoff.ts).
-      backoff: { type: 'capped-exponential' },
+      backoff: { type: BACKOFF_STRATEGY },
       removeOnComplete: KEEP_COMPLETED,
       // A failed job is already dead-lettered (Redis DLQ + Mongo) before it leaves the processor.
       removeOnFail: { age: 7 * 24 * 3600 },

@@ -6,6 +6,12 @@ export const EVENTS_QUEUE = 'events';
 export const DEAD_LETTER_QUEUE = 'events-dlq';
 
 /**
+ * The backoff type every event job carries: it selects the worker's `backoffStrategy`, which
+ * returns the retry delay the failed attempt chose (lib/worker/event-worker.ts).
+ */
+export const BACKOFF_STRATEGY = 'capped-exponential';
+
+/**
  * The BullMQ job id for an idempotency key. BullMQ ignores an add whose id is already held,
  * which suppresses duplicate storms; ids may not be integers or contain ':', so the key is hashed.
  */

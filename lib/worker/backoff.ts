@@ -1,5 +1,5 @@
-/** The name jobs carry in `backoff.type` to select {@link backoffDelay}. */
-export const BACKOFF_STRATEGY = 'capped-exponential';
+import type { BackoffStrategy } from 'bullmq';
+import { BACKOFF_STRATEGY } from '../queue/names';
 
 export interface BackoffPolicy {
   /** Delay before the first retry, before jitter. */
@@ -21,4 +21,31 @@ export function backoffDelay(attemptsMade: number, policy: BackoffPolicy, random
   const exponent = Math.max(0, attemptsMade - 1);
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** exponent);
   return Math.round(ceiling * (1 - policy.jitter * random()));
+}
+
+/**
+ * Thrown to BullMQ when an attempt failed and another is due: carries the delay this worker
+ * chose (and wrote to the ledger as `nextAttemptAt`), which the backoff strategy hands back.
+ */
+export class RetryScheduledError extends Error {
+  readonly retryDelayMs: number;
+  constructor(cause: unknown, retryDelayMs: number) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = cause instanceof Error ? cause.name : 'RetryScheduledError';
+    this.retryDelayMs = retryDelayMs;
+  }
+}
+
+/**
+ * The worker's BullMQ `backoffStrategy`. BullMQ counts an attempt only when the processor throws,
+ * and hands the strategy that error: so a retry's delay, chosen by the attempt and written to the
+ * ledger, comes back here in a {@link RetryScheduledError}. Any other failure of a job carrying
+ * {@link BACKOFF_STRATEGY} gets a fresh capped backoff.
+ */
+export function retryDelayStrategy(policy: BackoffPolicy): BackoffStrategy {
+  return (attemptsMade, type, error) => {
+    if (error instanceof RetryScheduledError) return error.retryDelayMs;
+    if (type !== BACKOFF_STRATEGY) return 0;
+    return backoffDelay(attemptsMade, policy);
+  };
 }

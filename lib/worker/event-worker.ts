@@ -11,9 +11,9 @@ import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breake
 import { RuntimeSettings } from '../routing/runtime-settings';
 import { SimulatedRoutingService } from '../routing/simulated-routing-service';
 import { MongoShipmentStore } from '../shipments/shipment-store';
-import { BACKOFF_STRATEGY, backoffDelay } from './backoff';
+import { retryDelayStrategy } from './backoff';
 import type { ProcessorMetrics } from './metrics';
-import { createEventProcessor, RetryScheduledError, type ProcessOutcome } from './process-event';
+import { createEventProcessor, type ProcessOutcome } from './process-event';
 
 export interface EventWorkerOptions {
   config: WorkerConfig;
@@ -73,13 +73,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
     stalledInterval: Math.min(30_000, config.leaseMs),
     maxStalledCount: config.maxStalledCount,
     ...(config.rateLimitPerSecond > 0 ? { limiter: { max: config.rateLimitPerSecond, duration: 1000 } } : {}),
-    settings: {
-      backoffStrategy: (attemptsMade: number, type?: string, error?: Error) => {
-        if (error instanceof RetryScheduledError) return error.retryDelayMs;
-        if (type !== BACKOFF_STRATEGY) return 0;
-        return backoffDelay(attemptsMade, config.backoff);
-      },
-    },
+    settings: { backoffStrategy: retryDelayStrategy(config.backoff) },
   });
   worker.on('error', (error) => logger.error('worker error', { error: error.message }));
 

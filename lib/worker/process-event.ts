@@ -1,15 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import { DeadLetterReason, type DeadLetterStore } from '../dead-letters/dead-letter-store';
-import { CircuitOpenError, JobSchemaError, LeaseHeldError, PayloadConflictError } from '../errors';
+import type { DeadLetterReason, DeadLetterStore } from '../dead-letters/dead-letter-store';
+import { CircuitOpenError, JobSchemaError } from '../errors';
 import { payloadHash } from '../events/payload-hash';
 import { parseShipmentEvent, type QueuedEvent } from '../events/schema';
-import type { AttemptRecord, ClaimToken, FailureRecord, Ledger, LedgerEntry } from '../ledger/ledger';
+import type { ClaimToken, FailureRecord, Ledger, LedgerEntry } from '../ledger/ledger';
 import { BreakerState, type CircuitBreaker } from '../routing/circuit-breaker';
 import type { RoutingDecision, RoutingService } from '../routing/types';
 import type { ApplyOutcome, ShipmentStore } from '../shipments/shipment-store';
-import { backoffDelay, type BackoffPolicy } from './backoff';
-import { classifyFailure, FailureAction } from './classify-failure';
+import { RetryScheduledError, type BackoffPolicy } from './backoff';
+import { decideAttempt, DecisionKind, describeFailure, type AttemptResult, type Decision, type RetryDecision } from './decide-attempt';
 import type { AttemptOutcome, ProcessorMetrics } from './metrics';
 
 export interface ProcessorDependencies {
@@ -38,19 +38,6 @@ const LEASE_LOST = 'lease expired and another worker took the event over; this a
 /** How long to wait before looking again when a dead letter could not be recorded. */
 const DEAD_LETTER_RETRY_MS = 5000;
 
-/**
- * Thrown to BullMQ when an attempt failed and another is due: carries the delay this worker
- * chose (and wrote to the ledger as `nextAttemptAt`), which the backoff strategy hands back.
- */
-export class RetryScheduledError extends Error {
-  readonly retryDelayMs: number;
-  constructor(cause: unknown, retryDelayMs: number) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = cause instanceof Error ? cause.name : 'RetryScheduledError';
-    this.retryDelayMs = retryDelayMs;
-  }
-}
-
 function readJob(job: Job<QueuedEvent>): QueuedEvent {
   const parsed = parseShipmentEvent(job.data?.event);
   if (!parsed.ok) {
@@ -63,17 +50,12 @@ function readJob(job: Job<QueuedEvent>): QueuedEvent {
   };
 }
 
-function describe(error: unknown, attempt: number): FailureRecord {
-  return error instanceof Error
-    ? { attempt, error: error.name, message: error.message }
-    : { attempt, error: 'Error', message: String(error) };
-}
-
 /**
  * Builds the worker's job processor: claim the event in the ledger, look up the shipment,
- * ask the routing service, apply the new state once, complete the ledger entry. Failures are
- * classified in one place: retried with capped, jittered backoff, delayed without using an
- * attempt, or dead-lettered (recorded in Mongo and the Redis DLQ before the job fails).
+ * ask the routing service, apply the new state once, complete the ledger entry. What then
+ * happens to the job is decided in one place ({@link decideAttempt}): completed, retried with
+ * capped, jittered backoff, delayed without using an attempt, or dead-lettered (recorded in
+ * Mongo and the Redis DLQ before the job fails).
  */
 export function createEventProcessor(deps: ProcessorDependencies) {
   const attempt = createAttempt(deps);
@@ -93,104 +75,168 @@ export function createEventProcessor(deps: ProcessorDependencies) {
   };
 }
 
+/** Where one attempt runs: the job, the lease owner it claims as, and its log. */
+interface AttemptRun {
+  deps: ProcessorDependencies;
+  job: Job<QueuedEvent>;
+  token: string | undefined;
+  owner: string;
+  log: JobLog;
+}
+
+/** What an attempt came to, with what the worker holds to act on the decision. */
+interface Attempted {
+  result: AttemptResult;
+  /** Absent when the job's data is not a valid event. */
+  item?: QueuedEvent;
+  payloadHash: string;
+  /** The ledger entry as this worker claimed it; absent when it holds no claim. */
+  claimed?: LedgerEntry;
+}
+
+/** Recorded as the payload hash of a job whose event could not be read. */
+const UNREADABLE = 'unreadable';
+
 function createAttempt(deps: ProcessorDependencies) {
   return async function attemptEvent(job: Job<QueuedEvent>, token?: string): Promise<ProcessOutcome> {
     const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
-    const owner = `${deps.workerId}/${token ?? job.id}`;
+    const policy = { maxAttempts: job.opts.attempts ?? 1, backoff: deps.backoff, leaseMs: deps.leaseMs };
     const log = jobLog(deps.logger, { correlationId: job.data?.correlationId, eventId: job.data?.event?.eventId, jobId: job.id, attempt });
-    let item: QueuedEvent | undefined;
-    let hash = 'unreadable';
-    let claimed: LedgerEntry | undefined;
-    let heldUntil: Date | null = null;
-    try {
-      item = readJob(job);
-      if (deps.breaker?.state === BreakerState.OPEN) throw new CircuitOpenError(deps.breaker.retryAt());
-      hash = payloadHash(item.event);
-      const key = item.event.idempotencyKey;
-      const claim = await deps.ledger.claimEvent({ item, payloadHash: hash, owner, leaseMs: deps.leaseMs });
-      switch (claim.kind) {
-        case 'done':
-          log.info('event already routed; duplicate suppressed');
-          return { outcome: 'duplicate' };
-        case 'dead-lettered':
-          log.info('event already dead-lettered; waiting for a replay');
-          return { outcome: 'already-dead-lettered' };
-        case 'conflict':
-          throw new PayloadConflictError(key);
-        case 'busy':
-          heldUntil = claim.entry.leaseUntil;
-          throw new LeaseHeldError(key);
-        case 'claimed':
-          claimed = claim.entry;
-      }
-      const shipment = await deps.shipments.getShipment(item.event.payload.shipmentId);
-      const routingStarted = performance.now();
-      const routing = await deps.routing.route({ event: item.event, shipment }).catch((error: unknown) => {
-        deps.metrics?.routingCall('error', (performance.now() - routingStarted) / 1000);
-        throw error;
-      });
-      deps.metrics?.routingCall('ok', (performance.now() - routingStarted) / 1000);
-      const applied = await deps.shipments.applyEvent(item.event, routing, shipment);
-      if (!(await deps.ledger.markRouted(tokenOf(claimed, owner), routing))) {
-        log.warn('lease expired before completion; the shipment update is idempotent, another worker completes it');
-      }
-      log.info('event routed', { hub: routing.hub, lane: routing.lane, applied });
-      return { outcome: 'routed', routing, applied };
-    } catch (error) {
-      const failure = describe(error, attempt);
-      const decision = classifyFailure(error);
-      if (decision.action === FailureAction.DELAY) {
-        const delayMs = delayFor(error, heldUntil, deps.leaseMs);
-        if (item && claimed) {
-          if (!(await deps.ledger.releaseClaim(tokenOf(claimed, owner), new Date(Date.now() + delayMs)))) log.warn(LEASE_LOST);
-        }
-        log.info('event delayed without using an attempt', { reason: failure.error, delayMs });
-        await job.moveToDelayed(Date.now() + delayMs, token);
-        throw new DelayedError();
-      }
-      if (decision.action === FailureAction.RETRY && attempt < maxAttempts) {
-        const delayMs = backoffDelay(attempt, deps.backoff);
-        const nextAttemptAt = new Date(Date.now() + delayMs);
-        log.warn('attempt failed; retrying', { error: failure, delayMs, maxAttempts });
-        if (item && claimed) {
-          if (!(await deps.ledger.markFailed(tokenOf(claimed, owner), failure, nextAttemptAt))) log.warn(LEASE_LOST);
-        }
-        throw new RetryScheduledError(error, delayMs);
-      }
-      const reason = decision.action === FailureAction.RETRY ? DeadLetterReason.RETRIES_EXHAUSTED : decision.reason;
-      try {
-        const deadItem = item ?? fallbackItem(job);
-        const history: AttemptRecord[] = [...(claimed?.attemptHistory ?? []), { ...failure, at: new Date() }];
-        await deps.deadLetters.deadLetter({
-          item: deadItem,
-          payloadHash: hash,
-          reason,
-          error: { name: failure.error, message: failure.message },
-          attempts: attempt,
-          attemptHistory: history,
-        });
-        // A conflicting payload must not touch the ledger entry of the original event.
-        if (claimed && !(await deps.ledger.markDeadLettered(tokenOf(claimed, owner), failure))) log.warn(LEASE_LOST);
-      } catch (recordError) {
-        log.error('could not record the dead letter; keeping the job', { error: describe(recordError, attempt) });
-        await job.moveToDelayed(Date.now() + DEAD_LETTER_RETRY_MS, token);
-        throw new DelayedError();
-      }
-      log.error('event dead-lettered', { reason, error: failure });
-      throw new UnrecoverableError(`${reason}: ${failure.message}`);
-    }
+    const run: AttemptRun = { deps, job, token, owner: `${deps.workerId}/${token ?? job.id}`, log };
+    const attempted = await runAttempt(run);
+    return carryOut(decideAttempt(attempted.result, attempt, policy), run, attempted);
   };
 }
 
+/** Reads, claims and routes the event; a step that throws ends the attempt with its error, never a throw. */
+async function runAttempt(run: AttemptRun): Promise<Attempted> {
+  const { deps, job, owner } = run;
+  const opened = await settle(() => openEvent(job, deps.breaker));
+  if (!opened.ok) return { result: failed(opened.error), payloadHash: UNREADABLE };
+  const item = opened.value;
+  const hashed = await settle(() => payloadHash(item.event));
+  if (!hashed.ok) return { result: failed(hashed.error), item, payloadHash: UNREADABLE };
+  const hash = hashed.value;
+  const claim = await settle(() => deps.ledger.claimEvent({ item, payloadHash: hash, owner, leaseMs: deps.leaseMs }));
+  if (!claim.ok) return { result: failed(claim.error), item, payloadHash: hash };
+  if (claim.value.kind !== 'claimed') return { result: claim.value, item, payloadHash: hash };
+  const claimed = claim.value.entry;
+  const routed = await settle(() => routeEvent(run, item.event, tokenOf(claimed, owner)));
+  return { result: routed.ok ? routed.value : failed(routed.error), item, payloadHash: hash, claimed };
+}
+
+/** The job's event, unless it cannot be read or the routing circuit is open. */
+function openEvent(job: Job<QueuedEvent>, breaker: ProcessorDependencies['breaker']): QueuedEvent {
+  const item = readJob(job);
+  if (breaker?.state === BreakerState.OPEN) throw new CircuitOpenError(breaker.retryAt());
+  return item;
+}
+
+/** Looks up the shipment, asks the routing service, applies the new state once, completes the ledger entry. */
+async function routeEvent(run: AttemptRun, event: QueuedEvent['event'], claim: ClaimToken): Promise<AttemptResult> {
+  const { deps } = run;
+  const shipment = await deps.shipments.getShipment(event.payload.shipmentId);
+  const routingStarted = performance.now();
+  const routing = await deps.routing.route({ event, shipment }).catch((error: unknown) => {
+    deps.metrics?.routingCall('error', (performance.now() - routingStarted) / 1000);
+    throw error;
+  });
+  deps.metrics?.routingCall('ok', (performance.now() - routingStarted) / 1000);
+  const applied = await deps.shipments.applyEvent(event, routing, shipment);
+  if (!(await deps.ledger.markRouted(claim, routing))) {
+    run.log.warn('lease expired before completion; the shipment update is idempotent, another worker completes it');
+  }
+  return { kind: 'routed', routing, applied };
+}
+
+/** Carries a decision out against the ledger, BullMQ and the dead-letter store. */
+async function carryOut(decision: Decision, run: AttemptRun, attempted: Attempted): Promise<ProcessOutcome> {
+  switch (decision.kind) {
+    case DecisionKind.ROUTED:
+      run.log.info('event routed', { hub: decision.routing.hub, lane: decision.routing.lane, applied: decision.applied });
+      return { outcome: 'routed', routing: decision.routing, applied: decision.applied };
+    case DecisionKind.DUPLICATE:
+      run.log.info('event already routed; duplicate suppressed');
+      return { outcome: 'duplicate' };
+    case DecisionKind.ALREADY_DEAD_LETTERED:
+      run.log.info('event already dead-lettered; waiting for a replay');
+      return { outcome: 'already-dead-lettered' };
+    case DecisionKind.WAIT:
+      return waitWithoutAttempt(run, attempted.claimed, decision.until, decision.failure);
+    case DecisionKind.RETRY:
+      return scheduleRetry(run, attempted.claimed, decision);
+    case DecisionKind.DEAD_LETTER:
+      return recordDeadLetter(run, attempted, decision.reason, decision.failure);
+  }
+}
+
+/** Hands the claim back and delays the job until `until`, leaving its attempts as they are. */
+async function waitWithoutAttempt(run: AttemptRun, claimed: LedgerEntry | undefined, until: number, failure: FailureRecord): Promise<never> {
+  const delayMs = until - Date.now();
+  if (claimed && !(await run.deps.ledger.releaseClaim(tokenOf(claimed, run.owner), new Date(until)))) run.log.warn(LEASE_LOST);
+  run.log.info('event delayed without using an attempt', { reason: failure.error, delayMs });
+  await run.job.moveToDelayed(until, run.token);
+  throw new DelayedError();
+}
+
+/** Records the failure in the ledger and fails the attempt, so BullMQ counts it and retries after `delayMs`. */
+async function scheduleRetry(run: AttemptRun, claimed: LedgerEntry | undefined, retry: RetryDecision): Promise<never> {
+  const { delayMs, failure } = retry;
+  const nextAttemptAt = new Date(Date.now() + delayMs);
+  run.log.warn('attempt failed; retrying', { error: failure, delayMs, maxAttempts: run.job.opts.attempts ?? 1 });
+  if (claimed && !(await run.deps.ledger.markFailed(tokenOf(claimed, run.owner), failure, nextAttemptAt))) run.log.warn(LEASE_LOST);
+  // BullMQ hands this error to the backoff strategy, which returns the delay just written to the ledger.
+  throw new RetryScheduledError(retry.error, delayMs);
+}
+
+/** Records the dead letter, then fails the job for good; keeps the job when the record cannot be written. */
+async function recordDeadLetter(run: AttemptRun, attempted: Attempted, reason: DeadLetterReason, failure: FailureRecord): Promise<never> {
+  const { deps, job, log } = run;
+  const { claimed } = attempted;
+  try {
+    await deps.deadLetters.deadLetter({
+      item: attempted.item ?? fallbackItem(job),
+      payloadHash: attempted.payloadHash,
+      reason,
+      error: { name: failure.error, message: failure.message },
+      attempts: failure.attempt,
+      attemptHistory: [...(claimed?.attemptHistory ?? []), { ...failure, at: new Date() }],
+    });
+    // A conflicting payload must not touch the ledger entry of the original event.
+    if (claimed && !(await deps.ledger.markDeadLettered(tokenOf(claimed, run.owner), failure))) log.warn(LEASE_LOST);
+  } catch (recordError) {
+    log.error('could not record the dead letter; keeping the job', { error: describeFailure(recordError, failure.attempt) });
+    await job.moveToDelayed(Date.now() + DEAD_LETTER_RETRY_MS, run.token);
+    throw new DelayedError();
+  }
+  log.error('event dead-lettered', { reason, error: failure });
+  throw new UnrecoverableError(`${reason}: ${failure.message}`);
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A step's value or the error it raised, so a failure is a result to decide on rather than a jump. */
+async function settle<T>(step: () => T | Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await step() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+function failed(error: unknown): AttemptResult {
+  return { kind: 'failed', error };
+}
+
 type LogAttributes = Record<string, unknown>;
+type JobLog = Record<'info' | 'warn' | 'error', (message: string, attributes?: LogAttributes) => void>;
 
 /**
  * The job's keys (correlation id, event, job, attempt) on every line it logs. The shared logger
  * with the keys passed per line, rather than a Powertools child logger per job, which builds a
  * whole logger (about 45 us) for each of hundreds of jobs a second.
  */
-function jobLog(logger: Logger, keys: LogAttributes) {
+function jobLog(logger: Logger, keys: LogAttributes): JobLog {
   return {
     info: (message: string, attributes: LogAttributes = {}) => logger.info(message, { ...keys, ...attributes }),
     warn: (message: string, attributes: LogAttributes = {}) => logger.warn(message, { ...keys, ...attributes }),
@@ -201,18 +247,6 @@ function jobLog(logger: Logger, keys: LogAttributes) {
 /** What a holder of a ledger claim presents to move the entry on. */
 function tokenOf(entry: LedgerEntry, owner: string): ClaimToken {
   return { key: entry._id, owner, round: entry.round ?? 1, attempts: entry.attempts };
-}
-
-/**
- * How long a delayed job waits: until the routing circuit's cool-down ends (spread by up to a
- * fifth, so waiting jobs do not all return at once), or until another worker's lease expires.
- */
-function delayFor(error: unknown, heldUntil: Date | null, leaseMs: number): number {
-  if (error instanceof CircuitOpenError) {
-    const wait = Math.max(250, error.retryAt - Date.now());
-    return Math.round(wait * (1 + Math.random() * 0.2));
-  }
-  return Math.max(1000, heldUntil ? heldUntil.getTime() - Date.now() : leaseMs);
 }
 
 /** A best-effort description of a job whose data is not a valid event, so it can be dead-lettered. */

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { availableParallelism, totalmem } from 'node:os';
 import { parseShipmentEvent, type QueuedEvent } from '../../lib/events/schema';
 import { BullEventQueue, KEEP_COMPLETED } from '../../lib/queue/event-queue';
-import { jobIdFor } from '../../lib/queue/names';
+import { BACKOFF_STRATEGY, jobIdFor } from '../../lib/queue/names';
 import { createRedis } from '../../lib/queue/redis';
 import { startRedis } from '../local-services';
 import { sampleEvent } from '../sample-event';
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const redis = createRedis({ redisUrl, redisCluster: false }, 'producer');
   const door = new BullEventQueue({ connection: redis, prefix, attempts: ATTEMPTS });
   // The same job as the door adds, with nothing else.
-  const jobOptions = { attempts: ATTEMPTS, backoff: { type: 'capped-exponential' }, removeOnComplete: KEEP_COMPLETED, removeOnFail: { age: 7 * 24 * 3600 } };
+  const jobOptions = { attempts: ATTEMPTS, backoff: { type: BACKOFF_STRATEGY }, removeOnComplete: KEEP_COMPLETED, removeOnFail: { age: 7 * 24 * 3600 } };
   const bareAdd = (one: QueuedEvent) => door.queue.add(one.event.eventType, one, { ...jobOptions, jobId: jobIdFor(one.event.idempotencyKey) });
   const enqueue = (one: QueuedEvent) => door.enqueue(one);
   try {

@@ -29,7 +29,7 @@ import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { parse, stringify } from 'yaml';
 import { parseShipmentEvent } from '../../lib/events/schema';
-import { EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
+import { BACKOFF_STRATEGY, EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
 import { createRedis, type RedisClient } from '../../lib/queue/redis';
 import { freePort, startFerretDb, startRedis, startRedisCluster } from '../local-services';
 import { quantile, runOpenLoop } from '../load-test/open-loop';
@@ -245,7 +245,7 @@ async function queueBacklog(queue: Queue, count: number): Promise<void> {
       const parsed = parseShipmentEvent(sampleEvent({ eventId: `backlog-${start + i}-${randomUUID().slice(0, 8)}` }));
       if (!parsed.ok) throw new Error('the sample event does not parse');
       const data = { event: parsed.event, correlationId: randomUUID(), receivedAt: new Date().toISOString() };
-      return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: 'capped-exponential' } } };
+      return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: BACKOFF_STRATEGY } } };
     });
     await queue.addBulk(jobs);
   }

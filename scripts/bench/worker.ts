@@ -21,7 +21,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { parseShipmentEvent, type QueuedEvent } from '../../lib/events/schema';
-import { EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
+import { BACKOFF_STRATEGY, EVENTS_QUEUE, jobIdFor } from '../../lib/queue/names';
 import { createRedis } from '../../lib/queue/redis';
 import { startFerretDb, startRedis, startRedisCluster } from '../local-services';
 import { cpuSecondsOf, procFilesOf, procFilesOfGroup } from './process-group';
@@ -66,7 +66,7 @@ async function drain(label: string, urls: { redis: string; cluster: boolean; mon
     const parsed = parseShipmentEvent(sampleEvent({ eventId: `w-${i}-${randomUUID()}`, payload: { shipmentId: `S-${i}`, status: 'IN_TRANSIT' } }));
     if (!parsed.ok) throw new Error('bad sample');
     const data: QueuedEvent = { event: parsed.event, correlationId: randomUUID(), receivedAt: new Date().toISOString() };
-    return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: 'capped-exponential' }, removeOnComplete: true } };
+    return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: BACKOFF_STRATEGY }, removeOnComplete: true } };
   });
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   // Listen for the first job taken from the stream's current end on, before the worker exists.
