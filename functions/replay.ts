@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { opsConfig } from '../lib/config';
+import { invocationConfig, opsConfig } from '../lib/config';
 import { parseReplayRequest, replayDeadLetters, type ReplayReport } from '../lib/dead-letters/replay';
 import { closeShared, sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
@@ -18,18 +18,17 @@ export const handler = middy<unknown, ReplayReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (input) => {
     const request = parseReplayRequest(input);
-    const db = await sharedDb();
     try {
       const report = await replayDeadLetters(request, {
         deadLetters: await sharedDeadLetters(),
         events: await sharedEventQueue(),
-        ledger: new MongoLedger(db),
+        ledger: new MongoLedger(await sharedDb()),
         defaultRatePerSecond: opsConfig().replayRatePerSecond,
       });
       logger.info('replay finished', { dryRun: report.dryRun, replayed: report.replayed.length, skipped: report.skipped.length });
       return report;
     } finally {
-      // `invoke local` should exit when done; a warm Lambda container would reconnect on next use.
-      await closeShared();
+      // `invoke local` exits only once every socket is closed; a warm Lambda keeps its clients for the next invocation.
+      if (invocationConfig().invokedLocally) await closeShared();
     }
   });

@@ -203,6 +203,14 @@ const opsSchema = z
   })
   .transform((env) => ({ replayRatePerSecond: env.REPLAY_RATE_PER_SECOND }));
 
+// Set by the serverless CLI, not by a deploy: so not among `environmentVariables` below.
+const invocationSchema = z
+  .object({
+    /** `true` under `serverless invoke local`, which waits for open sockets before it exits. */
+    IS_LOCAL: flag,
+  })
+  .transform((env) => ({ invokedLocally: env.IS_LOCAL }));
+
 export type ConnectionConfig = z.output<typeof connectionSchema>;
 /** The secret values, parsed; where they come from is the secrets provider's business. */
 export type SecretValues = z.output<typeof secretValuesSchema>;
@@ -211,6 +219,7 @@ export type StatusConfig = z.output<typeof statusSchema>;
 export type IngestConfig = z.output<typeof ingestSchema>;
 export type WorkerConfig = z.output<typeof workerSchema>;
 export type OpsConfig = z.output<typeof opsSchema>;
+export type InvocationConfig = z.output<typeof invocationSchema>;
 
 /**
  * Every variable the gateway reads, by name, with its schema (and so its default): what the
@@ -290,4 +299,9 @@ export function secretsSourceConfig(env: Env = process.env): SecretsSourceConfig
  */
 export function secretValues(values: Env = process.env, nameOf?: (variable: string) => string): SecretValues {
   return parse(secretValuesSchema, values, nameOf ? { what: 'secrets', nameOf } : ENVIRONMENT);
+}
+
+/** How this process was started: `invokedLocally` under `serverless invoke local`. */
+export function invocationConfig(env: Env = process.env): InvocationConfig {
+  return parse(invocationSchema, env);
 }

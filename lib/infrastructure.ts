@@ -1,20 +1,25 @@
 import type { Db, MongoClient } from 'mongodb';
-import { connectionConfig, type ConnectionConfig } from './config';
+import { connectionConfig, type ConnectionConfig, type WorkerConfig } from './config';
 import type { DeadLetterStore } from './dead-letters/dead-letter-store';
 import { BullEventQueue } from './queue/event-queue';
 import { createRedis, type RedisClient, type RedisRole } from './queue/redis';
+import { RuntimeSettings } from './routing/runtime-settings';
+import { SimulatedRoutingService } from './routing/simulated-routing-service';
+import type { RoutingService } from './routing/types';
 import type { SecretName } from './secrets/secret-parameters';
-import { sharedSecrets } from './secrets/shared-secrets';
 
 /**
- * Clients shared by every invocation in one Lambda container (or one worker process): created
- * on first use, reused afterwards, never per request.
+ * The composition root of the Lambdas and the worker alike: clients shared by every invocation
+ * in one Lambda container (or by one worker process), created on first use, connected, reused
+ * afterwards (never per request) and passed in to the code in `lib/`. Adapters are chosen here:
+ * which routing service the worker calls, which store holds dead letters.
  */
 let config: Promise<ConnectionConfig> | undefined;
 const redisByRole = new Map<RedisRole, RedisClient>();
 let mongo: Promise<{ client: MongoClient; db: Db }> | undefined;
 let eventQueue: BullEventQueue | undefined;
-let deadLetters: DeadLetterStore | undefined;
+const deadLettersByRole = new Map<RedisRole, DeadLetterStore>();
+let routing: { service: RoutingService; close(): void } | undefined;
 
 const CONNECTION_SECRETS: readonly SecretName[] = ['REDIS_URL', 'MONGO_URL'];
 
@@ -25,8 +30,10 @@ const CONNECTION_SECRETS: readonly SecretName[] = ['REDIS_URL', 'MONGO_URL'];
  * asked again on the next call.
  */
 export async function sharedConfig(): Promise<ConnectionConfig> {
-  config ??= sharedSecrets()
-    .get(CONNECTION_SECRETS)
+  // Loaded on first use: the worker gives its URLs to `useConnectionConfig` and ships without
+  // the AWS SDK the SSM provider needs.
+  config ??= import('./secrets/shared-secrets')
+    .then(({ sharedSecrets }) => sharedSecrets().get(CONNECTION_SECRETS))
     .then(({ redisUrl, mongoUrl }) => connectionConfig(undefined, { redisUrl, mongoUrl }));
   try {
     return await config;
@@ -34,6 +41,14 @@ export async function sharedConfig(): Promise<ConnectionConfig> {
     config = undefined;
     throw error;
   }
+}
+
+/**
+ * Makes the clients connect to `connection` instead of asking the secrets provider: the
+ * worker's URLs are in its environment (ECS injects them from SSM), read once at start-up.
+ */
+export function useConnectionConfig(connection: ConnectionConfig): void {
+  config = Promise.resolve(connection);
 }
 
 export async function sharedRedis(role: RedisRole): Promise<RedisClient> {
@@ -58,14 +73,45 @@ export async function sharedEventQueue(): Promise<BullEventQueue> {
   return eventQueue;
 }
 
-/** The dead-letter records and queue, for the operator functions: one per container, not per request. */
-export async function sharedDeadLetters(): Promise<DeadLetterStore> {
-  if (deadLetters) return deadLetters;
+/**
+ * The dead-letter store, for the operator functions (on the producer connection) and the
+ * worker (on its own): one per container or process, not per request.
+ */
+export async function sharedDeadLetters(role: RedisRole = 'producer'): Promise<DeadLetterStore> {
+  const existing = deadLettersByRole.get(role);
+  if (existing) return existing;
   const db = await sharedDb();
-  const redis = await sharedRedis('producer');
+  const redis = await sharedRedis(role);
+  // Loaded on first use, like the driver: it imports './store/mongo'.
   const { DeadLetterStore } = await import('./dead-letters/dead-letter-store');
-  deadLetters ??= new DeadLetterStore(db, redis, (await sharedConfig()).queuePrefix);
-  return deadLetters;
+  let store = deadLettersByRole.get(role);
+  if (!store) {
+    store = new DeadLetterStore(db, redis, (await sharedConfig()).queuePrefix);
+    deadLettersByRole.set(role, store);
+  }
+  return store;
+}
+
+/**
+ * The routing service the worker calls, behind the `RoutingService` port. Today the simulator,
+ * whose failure rate an operator (or the load test) can change at run time through
+ * `RuntimeSettings`. A real service is one more adapter: implement `RoutingService` (an HTTP
+ * call that throws `TransientRoutingError` on a 5xx or a timeout) and construct it here instead.
+ */
+export async function sharedRoutingService(options: WorkerConfig['routing']): Promise<RoutingService> {
+  if (routing) return routing.service;
+  const redis = await sharedRedis('worker');
+  const { queuePrefix } = await sharedConfig();
+  // Another caller may have made it while this one waited.
+  if (!routing) {
+    const settings = new RuntimeSettings(redis, queuePrefix);
+    void settings.refresh();
+    routing = {
+      service: new SimulatedRoutingService({ ...options, failureRateOverride: () => settings.routingFailureRate() }),
+      close: () => settings.close(),
+    };
+  }
+  return routing.service;
 }
 
 /** The database, connected and indexed once; a failed connection is retried on the next call. */
@@ -88,14 +134,19 @@ export async function sharedDb(): Promise<Db> {
   }
 }
 
-/** Closes every shared client (the worker's shutdown, test teardown). Safe to call twice. */
+/**
+ * Closes every shared client (the worker's shutdown, `invoke local`, test teardown). Safe to
+ * call twice. A warm Lambda container never calls it: its clients serve the next invocation.
+ */
 export async function closeShared(): Promise<void> {
   const queue = eventQueue;
-  const store = deadLetters;
+  const stores = [...deadLettersByRole.values()];
   eventQueue = undefined;
-  deadLetters = undefined;
+  deadLettersByRole.clear();
+  routing?.close();
+  routing = undefined;
   config = undefined; // a reconnection reads the URLs again
-  await Promise.allSettled([queue?.close(), store?.close()]);
+  await Promise.allSettled([queue?.close(), ...stores.map((store) => store.close())]);
   const pending: Promise<unknown>[] = [...redisByRole.values()].map((redis) => redis.quit().catch(() => redis.disconnect()));
   redisByRole.clear();
   if (mongo) {

@@ -5,7 +5,8 @@ import type { AttemptRecord } from '../ledger/ledger';
 import { DEAD_LETTER_QUEUE, jobIdFor } from '../queue/names';
 import type { RedisClient } from '../queue/redis';
 import { ValidationError } from '../errors';
-import { Collections, insertIfAbsent } from '../store/mongo';
+import { ExclusiveSteps } from '../store/exclusive-step';
+import { Collections } from '../store/mongo';
 
 /** Why an event was dead-lettered. */
 export const DeadLetterReason = {
@@ -78,16 +79,17 @@ export interface DeadLetterPage {
 /** A replay's hold on a record; a replay that died lets go after this. */
 export const REPLAY_CLAIM_MS = 5 * 60_000;
 
-/** The job kept in the Redis dead-letter queue: a pointer to the Mongo record. */
+/** The job kept in the Redis dead-letter queue: derived from a PENDING Mongo record, pointing at it. */
 export interface DeadLetterJob {
   recordId: string;
   item: QueuedEvent;
 }
 
 /**
- * Dead letters live in two places: a Mongo record (full history, queryable) and a job in the
- * Redis dead-letter queue (what replay drains). The record is written first, so a failed event
- * is never nowhere.
+ * Dead letters are Mongo records: the truth (full history, queryable, claimed by replays), and
+ * what listing, counts and replay read. Each PENDING record also has a job in the Redis queue
+ * `events-dlq`, derived from it: added after the record is written, removed when a replay
+ * replays or resolves the record. Nothing reads those jobs but the ops stats' `queued` count.
  */
 export class DeadLetterStore {
   readonly #records: Collection<DeadLetterRecord>;
@@ -100,7 +102,7 @@ export class DeadLetterStore {
     this.queue = new Queue<DeadLetterJob>(DEAD_LETTER_QUEUE, { connection, prefix });
   }
 
-  /** Records the failure and parks the event in the dead-letter queue. Idempotent. */
+  /** Records the failure, then adds the record's derived job to the Redis dead-letter queue. Idempotent. */
   async deadLetter(input: DeadLetterInput): Promise<string> {
     const now = new Date();
     const { item } = input;
@@ -133,10 +135,6 @@ export class DeadLetterStore {
       { jobId: `${jobIdFor(recordId)}-d${record?.replayCount ?? 0}`, removeOnComplete: true },
     );
     return recordId;
-  }
-
-  async findRecord(recordId: string): Promise<DeadLetterRecord | null> {
-    return this.#records.findOne({ _id: recordId });
   }
 
   /**
@@ -175,9 +173,9 @@ export class DeadLetterStore {
     // The claim itself is an insert under a unique key (record and replay round): atomic on
     // MongoDB and on FerretDB alike, whose conditional updates are not atomic across connections.
     const claimId = `${recordId}#${current.replayCount}`;
-    if (!(await insertIfAbsent(this.#claims, { _id: claimId, at: now }))) {
-      const stale = await this.#claims.deleteOne({ _id: claimId, at: { $lt: new Date(now.getTime() - REPLAY_CLAIM_MS) } });
-      if (stale.deletedCount !== 1) return null;
+    const claims = new ExclusiveSteps(this.#claims, () => now.getTime());
+    if (!(await claims.take({ _id: claimId }))) {
+      if (!(await claims.freeAbandoned(claimId, REPLAY_CLAIM_MS))) return null;
       return this.claimForReplay(recordId);
     }
     const claimed = await this.#records.findOneAndUpdate(
@@ -192,7 +190,7 @@ export class DeadLetterStore {
       { returnDocument: 'after' },
     );
     // Not claimable after all (replayed meanwhile): leave no claim behind for a later round.
-    if (!claimed) await this.#claims.deleteOne({ _id: claimId });
+    if (!claimed) await claims.free(claimId);
     return claimed;
   }
 
@@ -206,7 +204,7 @@ export class DeadLetterStore {
     if (record) await this.#claims.deleteOne({ _id: `${recordId}#${record.replayCount}` });
   }
 
-  /** Records that the dead letter went back to the main queue as `jobId`, and drops its DLQ job. */
+  /** Records that the dead letter went back to the main queue as `jobId`, and drops its derived DLQ job. */
   async markReplayed(record: DeadLetterRecord, jobId: string): Promise<void> {
     await this.#records.updateOne(
       { _id: record._id },

@@ -18,7 +18,6 @@ export const replayRequestSchema = z.strictObject({
   reason: z.enum(Object.values(DeadLetterReason) as [DeadLetterReason, ...DeadLetterReason[]]).optional(),
   failedFrom: z.iso.datetime({ offset: true }).optional(),
   failedTo: z.iso.datetime({ offset: true }).optional(),
-  all: z.boolean().optional(),
   limit: z.coerce.number().int().min(1).max(100_000).default(100),
   dryRun: z.boolean().default(false),
   /** Events per second put back on the main queue; defaults to REPLAY_RATE_PER_SECOND. */

@@ -14,6 +14,12 @@ export interface Readiness {
 
 /** A first read of SSM (client start, TLS, one call) takes longer than a ping. */
 const SECRETS_TIMEOUT_MS = 3000;
+/**
+ * A cold container's first check also connects (and, for Mongo, loads the driver and makes its
+ * indexes): that gets as long as the client's own server selection, and only the ping gets the
+ * short timeout. Otherwise a busy machine reported a reachable Mongo as down on a first /ready.
+ */
+const CONNECT_TIMEOUT_MS = 3000;
 
 async function raceTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -29,9 +35,11 @@ async function raceTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
   }
 }
 
-async function within(check: () => Promise<unknown>, timeoutMs: number): Promise<DependencyState> {
+/** Gets the client (connecting it if this is the first use), then pings it within `timeoutMs`. */
+async function pingState<C>(client: () => Promise<C>, ping: (client: C) => Promise<unknown>, timeoutMs: number): Promise<DependencyState> {
   try {
-    await raceTimeout(check(), timeoutMs);
+    const connected = await raceTimeout(client(), CONNECT_TIMEOUT_MS);
+    await raceTimeout(ping(connected), timeoutMs);
     return 'up';
   } catch {
     return 'down';
@@ -59,8 +67,8 @@ export async function checkReadiness(
 ): Promise<Readiness> {
   const secrets = await secretsState(() => raceTimeout(deps.secrets(), SECRETS_TIMEOUT_MS));
   const [redis, mongo] = await Promise.all([
-    within(async () => (await deps.redis()).ping(), timeoutMs),
-    within(async () => (await deps.db()).command({ ping: 1 }), timeoutMs),
+    pingState(deps.redis, (redis) => redis.ping(), timeoutMs),
+    pingState(deps.db, (db) => db.command({ ping: 1 }), timeoutMs),
   ]);
   return { ready: secrets === 'up' && redis === 'up' && mongo === 'up', checks: { secrets, redis, mongo } };
 }

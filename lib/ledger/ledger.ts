@@ -2,6 +2,7 @@ import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import type { QueuedEvent } from '../events/schema';
 import { EventStatus } from '../events/status';
 import type { RoutingDecision } from '../routing/types';
+import { ExclusiveSteps, stepId } from '../store/exclusive-step';
 import { Collections, insertIfAbsent, trimToNewest } from '../store/mongo';
 
 /** Attempts remembered per event; older ones are dropped. */
@@ -113,6 +114,14 @@ export interface Ledger {
   countByStatus(): Promise<Record<string, number>>;
 }
 
+export interface LedgerOptions {
+  /** The clock leases are given and judged by, in epoch milliseconds. Default: Date.now. */
+  now?: () => number;
+}
+
+/** How many times a claim tries to take over an entry whose round it found taken, before it says busy. */
+const TAKEOVER_TRIES = 2;
+
 /**
  * The MongoDB adapter of {@link Ledger}.
  *
@@ -124,11 +133,13 @@ export interface Ledger {
  */
 export class MongoLedger implements Ledger {
   readonly #ledger: Collection<LedgerEntry>;
-  readonly #rounds: Collection<RoundRecord>;
+  readonly #rounds: ExclusiveSteps<RoundRecord>;
+  readonly #now: () => number;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: LedgerOptions = {}) {
+    this.#now = options.now ?? Date.now;
     this.#ledger = db.collection<LedgerEntry>(Collections.ledger);
-    this.#rounds = db.collection<RoundRecord>(Collections.ledgerRounds);
+    this.#rounds = new ExclusiveSteps(db.collection<RoundRecord>(Collections.ledgerRounds), this.#now);
   }
 
   /**
@@ -137,56 +148,49 @@ export class MongoLedger implements Ledger {
    * dead-lettered, held by a live lease, same key with another payload) is reported, never
    * treated as a failure.
    */
-  async claimEvent({ item, payloadHash, owner, leaseMs }: ClaimRequest): Promise<ClaimResult> {
-    const now = new Date();
-    const key = item.event.idempotencyKey;
-    const fresh: LedgerEntry = {
-      _id: key,
-      eventId: item.event.eventId,
-      source: item.event.source,
-      eventType: item.event.eventType,
-      payloadHash,
-      correlationId: item.correlationId,
-      status: EventStatus.ROUTING_PENDING,
-      attempts: 1,
-      attemptHistory: [],
-      leaseOwner: owner,
-      leaseUntil: new Date(now.getTime() + leaseMs),
-      receivedAt: new Date(item.receivedAt),
-      firstSeenAt: now,
-      updatedAt: now,
-      nextAttemptAt: null,
-      round: 1,
-    };
+  async claimEvent(request: ClaimRequest): Promise<ClaimResult> {
+    const now = new Date(this.#now());
+    const fresh = newEntry(request, now);
     if (await insertIfAbsent(this.#ledger, fresh)) return { kind: 'claimed', entry: fresh };
     // The key is known. A round found taken is rolled forward and the entry read again: at most
-    // two tries to take it over, then the third read only says why it is not this worker's.
-    for (let pass = 0; ; pass++) {
-      const entry = await this.#ledger.findOne({ _id: key });
-      if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
-      if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
-      if (entry.status === EventStatus.ROUTED) return { kind: 'done', entry };
-      if (entry.status === EventStatus.DEAD_LETTERED) return { kind: 'dead-lettered', entry };
-      const claimable =
-        entry.status === EventStatus.QUEUED ||
-        entry.status === EventStatus.FAILED ||
-        (entry.status === EventStatus.ROUTING_PENDING && (entry.leaseUntil?.getTime() ?? 0) < now.getTime());
-      if (!claimable || pass === 2) return { kind: 'busy', entry };
-      const round = (entry.round ?? 1) + 1;
-      const change: RoundChange = {
-        set: {
-          status: EventStatus.ROUTING_PENDING,
-          leaseOwner: owner,
-          leaseUntil: new Date(now.getTime() + leaseMs),
-          nextAttemptAt: null,
-          updatedAt: now,
-          attempts: entry.attempts + 1,
-          round,
-        },
-      };
-      if (await this.#takeRound(key, round, 'claim', owner, change)) return { kind: 'claimed', entry: { ...entry, ...change.set } };
-      if (!(await this.#rollForward(key, round))) return { kind: 'busy', entry };
+    // two tries to take it over, then one last read only says why it is not this worker's.
+    for (let tries = 0; tries < TAKEOVER_TRIES; tries++) {
+      const entry = await this.#read(fresh._id);
+      const unclaimable = whyUnclaimable(entry, request.payloadHash, now);
+      if (unclaimable) return unclaimable;
+      const taken = await this.#takeOver(entry, request, now);
+      if (taken) return taken;
     }
+    const entry = await this.#read(fresh._id);
+    return whyUnclaimable(entry, request.payloadHash, now) ?? { kind: 'busy', entry };
+  }
+
+  async #read(key: string): Promise<LedgerEntry> {
+    const entry = await this.#ledger.findOne({ _id: key });
+    if (!entry) throw new Error(`ledger entry ${key} vanished during a claim`);
+    return entry;
+  }
+
+  /**
+   * Tries to take the claimable `entry`'s next round for this worker. Null when the round was
+   * taken by another and has been rolled forward: the caller reads the entry again.
+   */
+  async #takeOver(entry: LedgerEntry, { owner, leaseMs }: ClaimRequest, now: Date): Promise<ClaimResult | null> {
+    const round = (entry.round ?? 1) + 1;
+    const change: RoundChange = {
+      set: {
+        status: EventStatus.ROUTING_PENDING,
+        leaseOwner: owner,
+        leaseUntil: new Date(now.getTime() + leaseMs),
+        nextAttemptAt: null,
+        updatedAt: now,
+        attempts: entry.attempts + 1,
+        round,
+      },
+    };
+    if (await this.#takeRound(entry._id, round, 'claim', owner, change)) return { kind: 'claimed', entry: { ...entry, ...change.set } };
+    if (!(await this.#rollForward(entry._id, round))) return { kind: 'busy', entry };
+    return null;
   }
 
   /**
@@ -194,9 +198,7 @@ export class MongoLedger implements Ledger {
    * the change to the entry by `_id`. False when another worker took the round first.
    */
   async #takeRound(key: string, round: number, kind: RoundRecord['kind'], owner: string, change: RoundChange): Promise<boolean> {
-    if (!(await insertIfAbsent(this.#rounds, { _id: `${round}@${key}`, key, round, kind, owner, at: new Date(), change }))) return false;
-    await this.#write({ _id: key }, change);
-    return true;
+    return this.#rounds.take({ _id: stepId(round, key), key, round, kind, owner, change }, () => this.#write({ _id: key }, change));
   }
 
   /** Writes a round's change to the entry `filter` names by `_id` (and, for a roll-forward, its round). */
@@ -214,12 +216,10 @@ export class MongoLedger implements Ledger {
    * twice is harmless), and the caller looks again. False when there is no such round.
    */
   async #rollForward(key: string, round: number): Promise<boolean> {
-    const record = await this.#rounds.findOne({ _id: `${round}@${key}` });
-    if (!record) return false;
     // Entries written before rounds existed have none: they count as round 1.
     const before = round === 2 ? { $in: [1, null] } : round - 1;
-    await this.#write({ _id: key, round: before as never }, record.change);
-    return true;
+    const found = await this.#rounds.rollForward(stepId(round, key), (record) => this.#write({ _id: key, round: before as never }, record.change));
+    return found === 'rolled-forward';
   }
 
   /**
@@ -227,7 +227,7 @@ export class MongoLedger implements Ledger {
    * which a takeover of an expired lease would take instead. Returns false when it did.
    */
   async markRouted({ key, owner, round }: ClaimToken, routing: RoutingDecision): Promise<boolean> {
-    const now = new Date();
+    const now = new Date(this.#now());
     const change: RoundChange = {
       set: { status: EventStatus.ROUTED, routing, routedAt: now, updatedAt: now, leaseOwner: null, leaseUntil: null, round: round + 1 },
     };
@@ -236,7 +236,7 @@ export class MongoLedger implements Ledger {
 
   /** Records a failed attempt and releases the lease so the retry can claim it. False when the lease was lost. */
   async markFailed({ key, owner, round }: ClaimToken, failure: FailureRecord, nextAttemptAt: Date | null): Promise<boolean> {
-    const now = new Date();
+    const now = new Date(this.#now());
     const change: RoundChange = {
       set: { status: EventStatus.FAILED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: now, round: round + 1 },
       addFailure: { ...failure, at: now },
@@ -246,7 +246,7 @@ export class MongoLedger implements Ledger {
 
   /** Gives up on the event: DEAD_LETTERED until an operator replays it. False when the lease was lost. */
   async markDeadLettered({ key, owner, round }: ClaimToken, failure: FailureRecord): Promise<boolean> {
-    const now = new Date();
+    const now = new Date(this.#now());
     const change: RoundChange = {
       set: { status: EventStatus.DEAD_LETTERED, leaseOwner: null, leaseUntil: null, deadLetteredAt: now, updatedAt: now, round: round + 1 },
       addFailure: { ...failure, at: now },
@@ -260,14 +260,14 @@ export class MongoLedger implements Ledger {
    */
   async releaseClaim({ key, owner, round, attempts }: ClaimToken, nextAttemptAt: Date): Promise<boolean> {
     const change: RoundChange = {
-      set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date(), attempts: attempts - 1, round: round + 1 },
+      set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date(this.#now()), attempts: attempts - 1, round: round + 1 },
     };
     return this.#takeRound(key, round + 1, 'released', owner, change);
   }
 
   /** Makes a dead-lettered event claimable again, with a fresh attempt budget, and records the replay. */
   async markQueuedForReplay(key: string, jobId: string): Promise<void> {
-    const now = new Date();
+    const now = new Date(this.#now());
     await this.#ledger.updateOne(
       { _id: key, status: EventStatus.DEAD_LETTERED },
       {
@@ -290,4 +290,41 @@ export class MongoLedger implements Ledger {
     const groups = await this.#ledger.aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]).toArray();
     return Object.fromEntries(groups.map((group) => [group._id, group.count]));
   }
+}
+
+/** The entry a first claim inserts. */
+function newEntry({ item, payloadHash, owner, leaseMs }: ClaimRequest, now: Date): LedgerEntry {
+  return {
+    _id: item.event.idempotencyKey,
+    eventId: item.event.eventId,
+    source: item.event.source,
+    eventType: item.event.eventType,
+    payloadHash,
+    correlationId: item.correlationId,
+    status: EventStatus.ROUTING_PENDING,
+    attempts: 1,
+    attemptHistory: [],
+    leaseOwner: owner,
+    leaseUntil: new Date(now.getTime() + leaseMs),
+    receivedAt: new Date(item.receivedAt),
+    firstSeenAt: now,
+    updatedAt: now,
+    nextAttemptAt: null,
+    round: 1,
+  };
+}
+
+/**
+ * Why the known `entry` cannot be taken over (another payload, routed, dead-lettered, or held by a
+ * live lease), or null when it can: waiting for a retry or its holder's lease expired.
+ */
+function whyUnclaimable(entry: LedgerEntry, payloadHash: string, now: Date): ClaimResult | null {
+  if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
+  if (entry.status === EventStatus.ROUTED) return { kind: 'done', entry };
+  if (entry.status === EventStatus.DEAD_LETTERED) return { kind: 'dead-lettered', entry };
+  const claimable =
+    entry.status === EventStatus.QUEUED ||
+    entry.status === EventStatus.FAILED ||
+    (entry.status === EventStatus.ROUTING_PENDING && (entry.leaseUntil?.getTime() ?? 0) < now.getTime());
+  return claimable ? null : { kind: 'busy', entry };
 }

@@ -4,6 +4,7 @@ import type { Ledger } from '../ledger/ledger';
 
 export interface GatewayStats {
   queue: Record<string, number>;
+  /** `pending`: PENDING dead-letter records in Mongo, the truth; `queued`: their derived jobs in Redis `events-dlq`. */
   deadLetterQueue: { pending: number; queued: number };
   ledger: Record<string, number>;
   /** Age of the oldest event still waiting for a worker, 0 when none waits. */

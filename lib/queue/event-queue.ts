@@ -52,7 +52,7 @@ export class BullEventQueue implements EventQueue {
       // Delays come from the worker's capped, jittered strategy (lib/worker/backoff.ts).
       backoff: { type: BACKOFF_STRATEGY },
       removeOnComplete: KEEP_COMPLETED,
-      // A failed job is already dead-lettered (Redis DLQ + Mongo) before it leaves the processor.
+      // A failed job is already dead-lettered (the Mongo record, then its Redis DLQ job) before it leaves the processor.
       removeOnFail: { age: 7 * 24 * 3600 },
     };
   }

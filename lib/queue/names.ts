@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 /** The queue every accepted event goes to. */
 export const EVENTS_QUEUE = 'events';
-/** Where events go when they will not be retried again, until an operator replays them. */
+/** A job per PENDING dead letter, derived from its Mongo record (the truth replay drains). */
 export const DEAD_LETTER_QUEUE = 'events-dlq';
 
 /**

@@ -3,6 +3,7 @@ import type { Collection, Db, Filter } from 'mongodb';
 import { ShipmentContentionError } from '../errors';
 import type { ShipmentEvent } from '../events/schema';
 import type { RoutingDecision } from '../routing/routing-decision';
+import { ExclusiveSteps, stepId } from '../store/exclusive-step';
 import { Collections, insertIfAbsent, trimToNewest } from '../store/mongo';
 
 /** How many applied events a shipment remembers. */
@@ -54,6 +55,8 @@ export interface ShipmentStoreOptions {
   abandonedAfterMs?: number;
   /** How many times an apply waits for, or follows, a concurrent change before it gives up (and is retried). */
   maxPasses?: number;
+  /** The clock versions are stamped and judged abandoned by, in epoch milliseconds. Default: Date.now. */
+  now?: () => number;
 }
 
 /** What applying an event did to the shipment. */
@@ -81,13 +84,15 @@ export interface ShipmentStore {
  */
 export class MongoShipmentStore implements ShipmentStore {
   readonly #shipments: Collection<ShipmentState>;
-  readonly #versions: Collection<VersionRecord>;
+  readonly #versions: ExclusiveSteps<VersionRecord>;
   readonly #abandonedAfterMs: number;
   readonly #maxPasses: number;
+  readonly #now: () => number;
 
   constructor(db: Db, options: ShipmentStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
     this.#shipments = db.collection<ShipmentState>(Collections.shipments);
-    this.#versions = db.collection<VersionRecord>(Collections.shipmentVersions);
+    this.#versions = new ExclusiveSteps(db.collection<VersionRecord>(Collections.shipmentVersions), this.#now);
     this.#abandonedAfterMs = options.abandonedAfterMs ?? 30_000;
     this.#maxPasses = options.maxPasses ?? 50;
   }
@@ -106,7 +111,7 @@ export class MongoShipmentStore implements ShipmentStore {
     const { shipmentId, orderId, status } = event.payload;
     let state = current === undefined ? await this.getShipment(shipmentId) : current;
     for (let pass = 0; pass < this.#maxPasses; pass++) {
-      const now = new Date();
+      const now = new Date(this.#now());
       const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
       const fields = { status, lastEventId: event.eventId, lastEventAt: occurredAt, route, updatedAt: now, ...(orderId === undefined ? {} : { orderId }) };
       if (state === null) {
@@ -118,10 +123,9 @@ export class MongoShipmentStore implements ShipmentStore {
       if (state.lastEventAt && state.lastEventAt.getTime() >= occurredAt.getTime()) return 'stale';
       const version = (state.version ?? 0) + 1;
       const change: ShipmentChange = { set: { ...fields, version }, applied };
-      if (await insertIfAbsent(this.#versions, { _id: `${version}@${shipmentId}`, shipmentId, version, at: new Date(), change })) {
-        await this.#write({ _id: shipmentId }, change, state.history.length + 1);
-        return 'applied';
-      }
+      const historyLength = state.history.length + 1;
+      const write = () => this.#write({ _id: shipmentId }, change, historyLength);
+      if (await this.#versions.take({ _id: stepId(version, shipmentId), shipmentId, version, change }, write)) return 'applied';
       // Another event took this version: wait for its write (or finish it if its writer died),
       // then decide again on the newer state.
       state = await this.#afterLostVersion(shipmentId, version);
@@ -139,15 +143,15 @@ export class MongoShipmentStore implements ShipmentStore {
   async #afterLostVersion(shipmentId: string, version: number): Promise<ShipmentState | null> {
     const state = await this.getShipment(shipmentId);
     if ((state?.version ?? 0) >= version) return state;
-    const record = await this.#versions.findOne({ _id: `${version}@${shipmentId}` });
-    if (record && Date.now() - record.at.getTime() >= this.#abandonedAfterMs) {
-      // Its writer died between taking the version and writing it: write it for them, only over
-      // the version before (shipments from before versions have none).
-      const before = version - 1 === 0 ? null : version - 1;
-      await this.#write({ _id: shipmentId, version: before as never }, record.change, (state?.history.length ?? 0) + 1);
-    } else {
-      await sleep(20);
-    }
+    // If its writer died between taking the version and writing it, write it for them, only over
+    // the version before (shipments from before versions have none); else give it time to write.
+    const before = version - 1 === 0 ? null : version - 1;
+    const found = await this.#versions.rollForward(
+      stepId(version, shipmentId),
+      (record) => this.#write({ _id: shipmentId, version: before as never }, record.change, (state?.history.length ?? 0) + 1),
+      this.#abandonedAfterMs,
+    );
+    if (found !== 'rolled-forward') await sleep(20);
     return this.getShipment(shipmentId);
   }
 }

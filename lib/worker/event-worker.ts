@@ -2,14 +2,13 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { Worker } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { WorkerConfig } from '../config';
-import { DeadLetterStore } from '../dead-letters/dead-letter-store';
+import type { DeadLetterStore } from '../dead-letters/dead-letter-store';
 import type { QueuedEvent } from '../events/schema';
 import { MongoLedger } from '../ledger/ledger';
 import { EVENTS_QUEUE } from '../queue/names';
 import type { RedisClient } from '../queue/redis';
 import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breaker';
-import { RuntimeSettings } from '../routing/runtime-settings';
-import { SimulatedRoutingService } from '../routing/simulated-routing-service';
+import type { RoutingService } from '../routing/types';
 import { MongoShipmentStore } from '../shipments/shipment-store';
 import { retryDelayStrategy } from './backoff';
 import type { ProcessorMetrics } from './metrics';
@@ -23,8 +22,10 @@ export interface EventWorkerOptions {
   logger: Logger;
   workerId: string;
   metrics?: ProcessorMetrics;
-  /** The dead-letter store; one is made on `db` and `redis` when not given. */
-  deadLetters?: DeadLetterStore;
+  /** Where exhausted events go; owned (and closed) by the composition root. */
+  deadLetters: DeadLetterStore;
+  /** The routing service, chosen by the composition root; calls to it go through the breaker. */
+  routing: RoutingService;
   /** The routing breaker; one is made from `config.breaker` when not given. */
   breaker?: CircuitBreaker;
 }
@@ -33,7 +34,7 @@ export interface EventWorker {
   worker: Worker<QueuedEvent, ProcessOutcome>;
   breaker: CircuitBreaker;
   deadLetters: DeadLetterStore;
-  /** Stops taking jobs, waits for the ones in flight, closes the queues. Safe to call twice. */
+  /** Stops taking jobs and waits for the ones in flight. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -43,19 +44,13 @@ export interface EventWorker {
  * worker's jobs come back (stalled-job check) about when its ledger claims expire.
  */
 export function startEventWorker(options: EventWorkerOptions): EventWorker {
-  const { config, redis, db, prefix, logger } = options;
-  const deadLetters = options.deadLetters ?? new DeadLetterStore(db, redis, prefix);
+  const { config, redis, db, prefix, logger, deadLetters } = options;
   const breaker = options.breaker ?? new CircuitBreaker(config.breaker);
-  const settings = new RuntimeSettings(redis, prefix);
-  void settings.refresh();
   const processor = createEventProcessor({
     ledger: new MongoLedger(db),
     // A shipment version left unwritten for a whole lease was taken by a worker that died.
     shipments: new MongoShipmentStore(db, { abandonedAfterMs: config.leaseMs }),
-    routing: new GuardedRoutingService(
-      new SimulatedRoutingService({ ...config.routing, failureRateOverride: () => settings.routingFailureRate() }),
-      breaker,
-    ),
+    routing: new GuardedRoutingService(options.routing, breaker),
     breaker,
     deadLetters,
     logger,
@@ -83,11 +78,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
     breaker,
     deadLetters,
     close() {
-      closing ??= (async () => {
-        settings.close();
-        await worker.close();
-        await deadLetters.close();
-      })();
+      closing ??= worker.close();
       return closing;
     },
   };

@@ -1,17 +1,33 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { Queue } from 'bullmq';
-import { connectionConfig, workerConfig } from '../config';
-import { DeadLetterStore } from '../dead-letters/dead-letter-store';
+import { connectionConfig, workerConfig, type WorkerConfig } from '../config';
+import type { DeadLetterStore } from '../dead-letters/dead-letter-store';
+import { closeShared, sharedDb, sharedDeadLetters, sharedRedis, sharedRoutingService, useConnectionConfig } from '../infrastructure';
 import { createLogger } from '../logger';
 import { EVENTS_QUEUE } from '../queue/names';
-import { createRedis } from '../queue/redis';
+import type { RedisClient } from '../queue/redis';
 import { BreakerState, CircuitBreaker } from '../routing/circuit-breaker';
-import { connectMongo, ensureIndexes } from '../store/mongo';
 import { readBacklog, startBacklogMetrics } from './backlog-metrics';
-import { startEventWorker } from './event-worker';
+import { startEventWorker, type EventWorker } from './event-worker';
 import { assessWorkerHealth, WorkerPhase } from './health';
 import { serveMetrics, WorkerMetrics } from './metrics';
+
+const BREAKER_LEVELS = { [BreakerState.CLOSED]: 0, [BreakerState.HALF_OPEN]: 1, [BreakerState.OPEN]: 2 } as const;
+
+/** What the worker process holds while it runs, and lets go of when it drains. */
+interface RunningWorker {
+  config: WorkerConfig;
+  logger: Logger;
+  redis: RedisClient;
+  eventsQueue: Queue;
+  deadLetters: DeadLetterStore;
+  eventWorker: EventWorker;
+  metrics: WorkerMetrics;
+  workerId: string;
+  phase: WorkerPhase;
+}
 
 /**
  * The long-running worker process: `npm run worker` in development, `dist/worker.js` in
@@ -19,37 +35,44 @@ import { serveMetrics, WorkerMetrics } from './metrics';
  * DRAIN_TIMEOUT_MS, then Redis and Mongo close and it exits 0); a second signal exits at once.
  */
 async function main(): Promise<void> {
-  const logger = createLogger('event-worker');
+  const running = await startWorker(createLogger('event-worker'));
+  const { config, logger, eventWorker } = running;
+  const health = () => assessWorkerHealth({ phase: running.phase, redisStatus: running.redis.status, fetching: eventWorker.worker.isRunning() });
+  const onMetricsError = (error: Error) => logger.error('metrics endpoint unavailable', { error: error.message });
+  const metricsServer = config.metricsPort > 0 ? serveMetrics(running.metrics, config.metricsPort, onMetricsError, health) : undefined;
+  await eventWorker.worker.waitUntilReady();
+  running.phase = WorkerPhase.RUNNING;
+  const backlogMetrics = startBacklogMetrics({
+    intervalMs: config.cloudMetricsIntervalMs,
+    read: () => readBacklog(running.eventsQueue, running.deadLetters),
+    onError: (error) => logger.warn('backlog metrics skipped', { error: String(error) }),
+  });
+  logStarted(running);
+  stopOnSignals(running, { beforeDrain: () => backlogMetrics.stop(), afterDrain: () => metricsServer?.close() });
+}
+
+/** Connects through the composition root and starts taking jobs. */
+async function startWorker(logger: Logger): Promise<RunningWorker> {
   const connection = connectionConfig();
   const config = workerConfig();
-  const redis = createRedis(connection, 'worker');
-  const mongo = await connectMongo(connection.mongoUrl);
-  const db = mongo.db(connection.mongoDb);
-  await ensureIndexes(db);
-  const workerId = `${hostname()}-${process.pid}`;
+  useConnectionConfig(connection);
+  const redis = await sharedRedis('worker');
+  const db = await sharedDb();
+  const deadLetters = await sharedDeadLetters('worker');
+  const routing = await sharedRoutingService(config.routing);
   const eventsQueue = new Queue(EVENTS_QUEUE, { connection: redis, prefix: connection.queuePrefix });
-  const deadLetters = new DeadLetterStore(db, redis, connection.queuePrefix);
   const breaker = new CircuitBreaker(config.breaker);
-  const breakerLevels = { [BreakerState.CLOSED]: 0, [BreakerState.HALF_OPEN]: 1, [BreakerState.OPEN]: 2 } as const;
   const metrics = new WorkerMetrics({
     queueCounts: () => eventsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed'),
     deadLetters: () => deadLetters.pendingCount(),
-    breakerState: () => breakerLevels[breaker.state],
+    breakerState: () => BREAKER_LEVELS[breaker.state],
   });
-  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker, deadLetters });
-  let phase: WorkerPhase = WorkerPhase.STARTING;
-  const health = () => assessWorkerHealth({ phase, redisStatus: redis.status, fetching: eventWorker.worker.isRunning() });
-  const metricsServer =
-    config.metricsPort > 0
-      ? serveMetrics(metrics, config.metricsPort, (error) => logger.error('metrics endpoint unavailable', { error: error.message }), health)
-      : undefined;
-  await eventWorker.worker.waitUntilReady();
-  phase = WorkerPhase.RUNNING;
-  const backlogMetrics = startBacklogMetrics({
-    intervalMs: config.cloudMetricsIntervalMs,
-    read: () => readBacklog(eventsQueue, deadLetters),
-    onError: (error) => logger.warn('backlog metrics skipped', { error: String(error) }),
-  });
+  const workerId = `${hostname()}-${process.pid}`;
+  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker, deadLetters, routing });
+  return { config, logger, redis, eventsQueue, deadLetters, eventWorker, metrics, workerId, phase: WorkerPhase.STARTING };
+}
+
+function logStarted({ config, logger, workerId }: RunningWorker): void {
   logger.info('worker started', {
     workerId,
     concurrency: config.concurrency,
@@ -59,7 +82,17 @@ async function main(): Promise<void> {
     metricsPort: config.metricsPort,
     cloudMetricsIntervalMs: config.cloudMetricsIntervalMs,
   });
+}
 
+/** What stops around the drain: backlog metrics before it, the metrics endpoint after it. */
+interface Reporting {
+  beforeDrain(): void;
+  afterDrain(): void;
+}
+
+/** The first SIGTERM or SIGINT drains the worker and exits 0; a second exits at once. */
+function stopOnSignals(running: RunningWorker, reporting: Reporting): void {
+  const { config, logger } = running;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
@@ -67,25 +100,32 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    phase = WorkerPhase.DRAINING;
-    backlogMetrics.stop();
+    running.phase = WorkerPhase.DRAINING;
+    reporting.beforeDrain();
     logger.info('draining', { signal, drainTimeoutMs: config.drainTimeoutMs });
-    const drained = await Promise.race([
-      eventWorker.close().then(() => true),
-      sleep(config.drainTimeoutMs).then(() => false),
-    ]);
-    if (!drained) {
-      // Jobs still in flight keep their lock until it expires; BullMQ's stalled check hands them to another worker.
-      logger.warn('drain time exceeded; in-flight jobs will be picked up by another worker');
-    }
-    metricsServer?.close();
-    await eventsQueue.close().catch(() => undefined);
-    await Promise.allSettled([redis.quit(), mongo.close()]);
+    const drained = await drain(running, reporting);
     logger.info('worker stopped', { drained });
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** Lets in-flight jobs finish within DRAIN_TIMEOUT_MS, then closes every client. True when they all did. */
+async function drain(running: RunningWorker, reporting: Reporting): Promise<boolean> {
+  const { config, logger } = running;
+  const drained = await Promise.race([
+    running.eventWorker.close().then(() => true),
+    sleep(config.drainTimeoutMs).then(() => false),
+  ]);
+  if (!drained) {
+    // Jobs still in flight keep their lock until it expires; BullMQ's stalled check hands them to another worker.
+    logger.warn('drain time exceeded; in-flight jobs will be picked up by another worker');
+  }
+  reporting.afterDrain();
+  await running.eventsQueue.close().catch(() => undefined);
+  await closeShared();
+  return drained;
 }
 
 main().catch((error: unknown) => {

@@ -7,7 +7,6 @@ import { getStatus, isolatedEnv, postMany, startOffline, startWorker, TEST_STATU
 const KEY = 'ops-key-current';
 
 // Replies are JSON objects whose shape each test asserts.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const body = async (response: Response): Promise<any> => response.json();
 
 /** The operator's tools against real processes: dead letters, replay, stats, and who may use them. */

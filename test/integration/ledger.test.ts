@@ -1,10 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { payloadHash } from '../../lib/events/payload-hash';
 import { parseShipmentEvent, type QueuedEvent, type ShipmentEventInput } from '../../lib/events/schema';
 import { MongoLedger } from '../../lib/ledger/ledger';
 import { Collections } from '../../lib/store/mongo';
 import { sampleEvent } from '../../scripts/sample-event';
+import { ManualClock } from '../support/clock';
 import { dyingAt, freshDatabase } from '../support/mongo';
 
 function queued(input: ShipmentEventInput = sampleEvent()): QueuedEvent {
@@ -17,11 +17,16 @@ const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decid
 
 describe('the idempotency ledger (real Mongo-wire server)', () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>;
+  let clock: ManualClock;
   let ledger: MongoLedger;
 
   beforeAll(async () => {
     database = await freshDatabase('ledger');
-    ledger = new MongoLedger(database.db);
+  });
+  // Each test has its own clock, moved on by hand when a lease is to run out.
+  beforeEach(() => {
+    clock = new ManualClock();
+    ledger = new MongoLedger(database.db, { now: clock.now });
   });
   afterAll(async () => database.close());
 
@@ -41,7 +46,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const key = item.event.idempotencyKey;
     expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).toMatchObject({ kind: 'claimed', entry: { round: 1, attempts: 1 } });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 })).kind).toBe('busy');
-    await sleep(1100);
+    clock.advance(1100);
     const takeover = await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 });
     expect(takeover).toMatchObject({ kind: 'claimed', entry: { attempts: 2, leaseOwner: 'survivor', round: 2 } });
     expect(await ledger.markRouted({ key, owner: 'crashed', round: 1, attempts: 1 }, routing)).toBe(false);
@@ -55,7 +60,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'slow', leaseMs: 500 });
-    await sleep(600);
+    clock.advance(600);
     // The lease has expired but the holder finishes first: its completion takes round 2.
     expect(await ledger.markRouted({ key, owner: 'slow', round: 1, attempts: 1 }, routing)).toBe(true);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'late', leaseMs: 30_000 })).kind).toBe('done');
@@ -64,7 +69,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
 
   /** A ledger on the same database whose process "dies" right after taking a round: its write of the entry fails. */
   function dyingLedger(): MongoLedger {
-    return new MongoLedger(dyingAt(database.db, Collections.ledger, 'updateOne'));
+    return new MongoLedger(dyingAt(database.db, Collections.ledger, 'updateOne'), { now: clock.now });
   }
 
   it('completes an event whose holder took the completing round but died before writing the entry', async () => {
@@ -74,7 +79,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'dead', leaseMs: 500 });
     await expect(dyingLedger().markRouted({ key, owner: 'dead', round: 1, attempts: 1 }, routing)).rejects.toThrow('process died');
     expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTING_PENDING', round: 1, attempts: 1 });
-    await sleep(600);
+    clock.advance(600);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'next', leaseMs: 30_000 })).kind).toBe('done');
     expect(await ledger.findByKey(key)).toMatchObject({ status: 'ROUTED', leaseOwner: null, round: 2, routing: { hub: 'AMS-1' } });
   });
@@ -83,12 +88,12 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const item = queued();
     const hash = payloadHash(item.event);
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'first', leaseMs: 300 });
-    await sleep(400);
+    clock.advance(400);
     await expect(dyingLedger().claimEvent({ item, payloadHash: hash, owner: 'second', leaseMs: 300 })).rejects.toThrow('process died');
     // The second taker's claim (round 2) is on record with its lease; once that lease is over, a
     // third worker brings the entry up to round 2 and takes round 3.
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'third', leaseMs: 30_000 })).kind).toBe('busy');
-    await sleep(400);
+    clock.advance(400);
     expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'third', leaseMs: 30_000 })).toMatchObject({
       kind: 'claimed',
       entry: { round: 3, attempts: 3, leaseOwner: 'third' },
@@ -105,7 +110,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     // Until its lease runs out the entry looks held; then the next claim finds the failure round
     // taken, writes the failure the holder could not, and takes the round after.
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'retry', leaseMs: 30_000 })).kind).toBe('busy');
-    await sleep(400);
+    clock.advance(400);
     expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'retry', leaseMs: 30_000 })).toMatchObject({
       kind: 'claimed',
       entry: { round: 3, attempts: 2, leaseOwner: 'retry', attemptHistory: [{ attempt: 1, error: 'TransientRoutingError' }] },
@@ -117,7 +122,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'slow', leaseMs: 300 });
-    await sleep(400);
+    clock.advance(400);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'taker', leaseMs: 30_000 })).kind).toBe('claimed');
     const failure = { attempt: 1, error: 'TransientRoutingError', message: '503' };
     expect(await ledger.markFailed({ key, owner: 'slow', round: 1, attempts: 1 }, failure, null)).toBe(false);
@@ -129,7 +134,7 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const item = queued();
     const hash = payloadHash(item.event);
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 });
-    await sleep(1100);
+    clock.advance(1100);
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) => ledger.claimEvent({ item, payloadHash: hash, owner: `t${i}`, leaseMs: 30_000 })),
     );

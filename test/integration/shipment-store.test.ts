@@ -3,6 +3,7 @@ import { parseShipmentEvent, type ShipmentEvent } from '../../lib/events/schema'
 import { readApplications } from '../../lib/shipments/applications';
 import { MongoShipmentStore, SHIPMENT_HISTORY_LIMIT } from '../../lib/shipments/shipment-store';
 import { Collections } from '../../lib/store/mongo';
+import { ManualClock } from '../support/clock';
 import { dyingAt, freshDatabase } from '../support/mongo';
 
 const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decidedAt: new Date().toISOString() };
@@ -80,11 +81,15 @@ describe('shipment state (real Mongo-wire server)', () => {
   });
 
   it('finishes a change whose writer died after taking its version', async () => {
-    const dying = new MongoShipmentStore(dyingAt(database.db, Collections.shipments, 'updateOne'));
+    const clock = new ManualClock();
+    const dying = new MongoShipmentStore(dyingAt(database.db, Collections.shipments, 'updateOne'), { now: clock.now });
     await applyAsWorker(event('S-7', 'e1', 'PICKED_UP', '2026-11-24T08:00:00Z'));
     const lost = event('S-7', 'e2', 'IN_TRANSIT', '2026-11-24T09:00:00Z');
     await expect(dying.applyEvent(lost, routing, await store.getShipment('S-7'))).rejects.toThrow('process died');
-    const survivor = new MongoShipmentStore(database.db, { abandonedAfterMs: 0 });
+    // Past the time a taken version may stay unwritten, the next writer finishes it.
+    const abandonedAfterMs = 30_000;
+    clock.advance(abandonedAfterMs);
+    const survivor = new MongoShipmentStore(database.db, { abandonedAfterMs, now: clock.now });
     const next = event('S-7', 'e3', 'OUT_FOR_DELIVERY', '2026-11-24T10:00:00Z');
     expect(await survivor.applyEvent(next, routing, await store.getShipment('S-7'))).toBe('applied');
     expect(await store.getShipment('S-7')).toMatchObject({
