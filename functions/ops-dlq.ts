@@ -6,12 +6,10 @@ import { jsonReply } from '../lib/http/reply';
 import { requireApiKey } from '../lib/http/require-api-key';
 import { sharedDeadLetters } from '../lib/infrastructure';
 import { createLogger } from '../lib/logger';
-import type { SecretName } from '../lib/secrets/secret-parameters';
-import { sharedSecrets } from '../lib/secrets/shared-secrets';
+import { operatorKeys, sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ops-dlq');
 const secrets = sharedSecrets();
-const OPS_KEYS: readonly SecretName[] = ['OPS_API_KEYS'];
 
 const query = z.strictObject({
   ids: z.string().optional(),
@@ -41,4 +39,4 @@ export const handler = httpHandler(logger, async (event) => {
   const store = await sharedDeadLetters();
   const [page, countsByReason] = await Promise.all([store.list(filter, { limit, ...(cursor ? { cursor } : {}) }), store.countByReason(filter)]);
   return jsonReply(200, { ...page, countsByReason });
-}).use(requireApiKey({ keys: async () => (await secrets.get(OPS_KEYS)).opsApiKeys }));
+}).use(requireApiKey({ keys: operatorKeys(secrets) }));

@@ -8,13 +8,11 @@ import { withoutPrototypeKeys } from '../lib/http/verify-signed-body';
 import { sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
 import { createLogger } from '../lib/logger';
-import type { SecretName } from '../lib/secrets/secret-parameters';
-import { sharedSecrets } from '../lib/secrets/shared-secrets';
+import { operatorKeys, sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ops-replay');
 const config = opsConfig();
 const secrets = sharedSecrets();
-const OPS_KEYS: readonly SecretName[] = ['OPS_API_KEYS'];
 
 /** POST /v1/ops/dlq/replay: the same replay as the `replay` function, over HTTP. */
 export const handler = httpHandler(logger, async (event) => {
@@ -29,5 +27,5 @@ export const handler = httpHandler(logger, async (event) => {
   logger.info('replay finished', { dryRun: report.dryRun, replayed: report.replayed.length, skipped: report.skipped.length });
   return jsonReply(200, report);
 })
-  .use(requireApiKey({ keys: async () => (await secrets.get(OPS_KEYS)).opsApiKeys }))
+  .use(requireApiKey({ keys: operatorKeys(secrets) }))
   .use(httpJsonBodyParser({ reviver: withoutPrototypeKeys }));

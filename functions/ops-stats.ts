@@ -5,12 +5,10 @@ import { sharedDb, sharedDeadLetters, sharedEventQueue } from '../lib/infrastruc
 import { MongoLedger } from '../lib/ledger/ledger';
 import { createLogger } from '../lib/logger';
 import { gatewayStats } from '../lib/ops/stats';
-import type { SecretName } from '../lib/secrets/secret-parameters';
-import { sharedSecrets } from '../lib/secrets/shared-secrets';
+import { operatorKeys, sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ops-stats');
 const secrets = sharedSecrets();
-const OPS_KEYS: readonly SecretName[] = ['OPS_API_KEYS'];
 
 /** GET /v1/ops/stats: queue counts by state, dead letters, ledger counts, oldest waiting event. */
 export const handler = httpHandler(logger, async () => {
@@ -21,4 +19,4 @@ export const handler = httpHandler(logger, async () => {
     ledger: new MongoLedger(db),
   });
   return jsonReply(200, stats);
-}).use(requireApiKey({ keys: async () => (await secrets.get(OPS_KEYS)).opsApiKeys }));
+}).use(requireApiKey({ keys: operatorKeys(secrets) }));

@@ -6,13 +6,11 @@ import { requireApiKey } from '../lib/http/require-api-key';
 import { sharedDb, sharedEventQueue } from '../lib/infrastructure';
 import { MongoLedger } from '../lib/ledger/ledger';
 import { createLogger } from '../lib/logger';
-import type { SecretName } from '../lib/secrets/secret-parameters';
-import { sharedSecrets } from '../lib/secrets/shared-secrets';
+import { sharedSecrets, statusRouteKeys } from '../lib/secrets/shared-secrets';
 import { getEventStatus } from '../lib/status/event-status';
 
 const logger = createLogger('status');
 const secrets = sharedSecrets();
-const KEYS: readonly SecretName[] = ['OPS_API_KEYS', 'STATUS_API_KEYS'];
 
 /**
  * GET /v1/events/{eventId}: where the event is in its life. An event's state and routing
@@ -26,13 +24,4 @@ export const handler = httpHandler(logger, async (event) => {
   return jsonReply(200, view);
 });
 
-if (!statusConfig().routeOpen) {
-  handler.use(
-    requireApiKey({
-      keys: async () => {
-        const { opsApiKeys, statusApiKeys } = await secrets.get(KEYS);
-        return [...opsApiKeys, ...statusApiKeys];
-      },
-    }),
-  );
-}
+if (!statusConfig().routeOpen) handler.use(requireApiKey({ keys: statusRouteKeys(secrets) }));

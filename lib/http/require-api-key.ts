@@ -38,7 +38,7 @@ export interface RequireApiKeyOptions {
  * `x-api-key` or `authorization: Bearer <key>`.
  *
  * @example
- * handler.use(requireApiKey({ keys: async () => (await secrets.get(['OPS_API_KEYS'])).opsApiKeys }));
+ * handler.use(requireApiKey({ keys: operatorKeys(sharedSecrets()) }));
  */
 export function requireApiKey(options: RequireApiKeyOptions): middy.MiddlewareObj<{ headers?: Record<string, string | undefined> }> {
   return {

@@ -22,3 +22,22 @@ export function sharedSecrets(): SecretsProvider {
   }
   return provider;
 }
+
+/**
+ * The keys the operator routes accept, read through `secrets` on every request (cached; a
+ * rotated key applies within the max age).
+ *
+ * @example
+ * handler.use(requireApiKey({ keys: operatorKeys(sharedSecrets()) }));
+ */
+export function operatorKeys(secrets: SecretsProvider): () => Promise<readonly string[]> {
+  return async () => (await secrets.get(['OPS_API_KEYS'])).opsApiKeys;
+}
+
+/** The keys the status route accepts: the operators' and the read-only status keys. */
+export function statusRouteKeys(secrets: SecretsProvider): () => Promise<readonly string[]> {
+  return async () => {
+    const { opsApiKeys, statusApiKeys } = await secrets.get(['OPS_API_KEYS', 'STATUS_API_KEYS']);
+    return [...opsApiKeys, ...statusApiKeys];
+  };
+}
