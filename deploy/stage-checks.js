@@ -28,10 +28,14 @@ class StageChecks {
   checkParameters() {
     const checks = this.checks;
     if (!checks) return;
-    const missing = Object.entries(checks.requiredParams || {}).filter(([, value]) => value === undefined || value === null || String(value).trim() === '');
+    const missing = Object.entries(checks.requiredParams || {}).filter(
+      ([, value]) => value === undefined || value === null || String(value).trim() === '',
+    );
     if (missing.length === 0) return;
     const lines = missing.map(([name]) => `  --param="${name}=..."  ${(checks.paramHelp || {})[name] || ''}`.trimEnd());
-    throw new this.serverless.classes.Error(`Stage "${this.stage()}" is missing required parameter(s): ${missing.map(([name]) => name).join(', ')}\n${lines.join('\n')}`);
+    throw new this.serverless.classes.Error(
+      `Stage "${this.stage()}" is missing required parameter(s): ${missing.map(([name]) => name).join(', ')}\n${lines.join('\n')}`,
+    );
   }
 
   async checkSecrets() {

@@ -5,4 +5,4 @@ import { createLogger } from '../lib/logger';
 const logger = createLogger('health');
 
 /** GET /health: the process is alive. Touches no dependency. */
-export const handler = httpHandler(logger, async () => jsonReply(200, { status: 'ok' }));
+export const handler = httpHandler(logger, () => Promise.resolve(jsonReply(200, { status: 'ok' })));

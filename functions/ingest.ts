@@ -40,24 +40,28 @@ async function dependencies() {
  * POST /v1/events and POST /v1/sources/{source}/events: a signed event in, 202 once it is
  * durably queued. No Mongo, no waiting on processing.
  */
-export const handler = httpHandler(logger, async (event, context) => {
-  const verified = (context as SignedRequestContext).verifiedRequest;
-  const receipt = await acceptEvent(
-    {
-      body: event.body,
-      correlationId: correlationIdOf(event),
-      receivedAt: new Date(),
-      routeSource: verified?.routeSource,
-      defaultIdempotencyKey: verified?.webhookId,
-    },
-    { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs },
-  );
-  logger.info(receipt.duplicate ? 'duplicate absorbed' : 'event accepted', {
-    eventId: receipt.eventId,
-    idempotencyKey: receipt.idempotencyKey,
-    scheme: verified?.scheme,
-  });
-  return jsonReply(202, receipt);
-}, { metrics: { namespace: 'CourierEventGateway', serviceName: 'ingest', flushIntervalMs: config.metricsFlushMs } })
+export const handler = httpHandler(
+  logger,
+  async (event, context) => {
+    const verified = (context as SignedRequestContext).verifiedRequest;
+    const receipt = await acceptEvent(
+      {
+        body: event.body,
+        correlationId: correlationIdOf(event),
+        receivedAt: new Date(),
+        routeSource: verified?.routeSource,
+        defaultIdempotencyKey: verified?.webhookId,
+      },
+      { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs },
+    );
+    logger.info(receipt.duplicate ? 'duplicate absorbed' : 'event accepted', {
+      eventId: receipt.eventId,
+      idempotencyKey: receipt.idempotencyKey,
+      scheme: verified?.scheme,
+    });
+    return jsonReply(202, receipt);
+  },
+  { metrics: { namespace: 'CourierEventGateway', serviceName: 'ingest', flushIntervalMs: config.metricsFlushMs } },
+)
   .use(verifySignedBody({ ...config, secrets: () => secrets.get(SIGNING_SECRETS) }))
   .use(httpJsonBodyParser({ reviver: withoutPrototypeKeys }));

@@ -32,11 +32,21 @@ export const handler = httpHandler(logger, async (event) => {
   const { ids, limit, cursor, failedFrom, failedTo, ...rest } = parsed.data;
   const filter = {
     ...(rest as { source?: string; eventType?: string; reason?: DeadLetterReason; status?: DeadLetterState }),
-    ...(ids ? { eventIds: ids.split(',').map((id) => id.trim()).filter(Boolean) } : {}),
+    ...(ids
+      ? {
+          eventIds: ids
+            .split(',')
+            .map((id) => id.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(failedFrom ? { failedFrom: new Date(failedFrom) } : {}),
     ...(failedTo ? { failedTo: new Date(failedTo) } : {}),
   };
   const store = await sharedDeadLetters();
-  const [page, countsByReason] = await Promise.all([store.list(filter, { limit, ...(cursor ? { cursor } : {}) }), store.countByReason(filter)]);
+  const [page, countsByReason] = await Promise.all([
+    store.list(filter, { limit, ...(cursor ? { cursor } : {}) }),
+    store.countByReason(filter),
+  ]);
   return jsonReply(200, { ...page, countsByReason });
 }).use(requireApiKey({ keys: operatorKeys(secrets) }));

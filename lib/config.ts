@@ -7,7 +7,10 @@ import { ConfigError } from './errors';
  */
 
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
-const flag = z.enum(['true', 'false']).default('false').transform((value) => value === 'true');
+const flag = z
+  .enum(['true', 'false'])
+  .default('false')
+  .transform((value) => value === 'true');
 const csv = z
   .string()
   .default('')
@@ -42,7 +45,8 @@ const connectionSchema = z
   })
   .refine((env) => !env.REDIS_CLUSTER || env.QUEUE_PREFIX.startsWith('{'), {
     path: ['QUEUE_PREFIX'],
-    message: "with REDIS_CLUSTER=true it must be a hash tag such as {gateway}: every BullMQ key and the gateway's own keys must share one slot",
+    message:
+      "with REDIS_CLUSTER=true it must be a hash tag such as {gateway}: every BullMQ key and the gateway's own keys must share one slot",
   })
   .refine((env) => !env.REDIS_CLUSTER || /^\/?0?$/.test(new URL(env.REDIS_URL).pathname), {
     path: ['REDIS_URL'],
@@ -67,7 +71,11 @@ const sourceSecrets = csv.transform((entries, ctx) => {
   for (const entry of entries) {
     const at = entry.indexOf('=');
     const source = entry.slice(0, at).trim();
-    const secrets = entry.slice(at + 1).split('|').map((secret) => secret.trim()).filter(Boolean);
+    const secrets = entry
+      .slice(at + 1)
+      .split('|')
+      .map((secret) => secret.trim())
+      .filter(Boolean);
     if (at <= 0 || !/^[A-Za-z0-9._-]+$/.test(source) || secrets.length === 0) {
       // Names the source only when it looks like one: anything else may be a secret pasted without `source=`.
       const which = at > 0 && /^[A-Za-z0-9._-]+$/.test(source) ? `"${source}=…"` : `entry ${entries.indexOf(entry) + 1}`;
@@ -117,7 +125,9 @@ const secretsSourceSchema = z.object({
 // Checked only when SSM is the source: with env secrets they mean nothing, and must not stop a process.
 const ssmSecretsSchema = z
   .object({
-    SECRETS_PATH: z.string({ error: 'required when SECRETS_SOURCE=ssm' }).regex(SSM_PATH_PATTERN, 'an SSM path such as /courier-event-gateway/prod'),
+    SECRETS_PATH: z
+      .string({ error: 'required when SECRETS_SOURCE=ssm' })
+      .regex(SSM_PATH_PATTERN, 'an SSM path such as /courier-event-gateway/prod'),
     /** How long a value read from SSM is used before it is read again: the delay before a rotation applies. */
     SECRETS_MAX_AGE_SECONDS: int(60, 1),
   })

@@ -58,7 +58,9 @@ async function accountPrerequisites(region: string): Promise<Record<string, stri
       ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: `${region}${'ab'[i]}` })),
     ),
   );
-  const group = await ec2.send(new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'gateway', Description: 'gateway functions and worker' }));
+  const group = await ec2.send(
+    new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'gateway', Description: 'gateway functions and worker' }),
+  );
   const topic = await new SNSClient({ region }).send(new CreateTopicCommand({ Name: 'gateway-alarms' }));
   return {
     vpcSubnetIds: subnets.map((s) => s.Subnet!.SubnetId!).join(','),
@@ -94,13 +96,24 @@ export async function rehearseDeploy(options: RehearsalOptions): Promise<Rehears
     const params = await accountPrerequisites(region);
     const ssm = new SSMClient({ region });
     for (const [name, value] of Object.entries(options.secrets ?? {})) {
-      await ssm.send(new PutParameterCommand({ Name: `/${SERVICE}/${options.stage}/${name}`, Value: value, Type: 'SecureString', Overwrite: true }));
+      await ssm.send(
+        new PutParameterCommand({ Name: `/${SERVICE}/${options.stage}/${name}`, Value: value, Type: 'SecureString', Overwrite: true }),
+      );
     }
 
     const packaged = spawnSync(
       'npx',
-      ['serverless', 'package', '--stage', options.stage, '--region', region, '--package', out,
-        ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`)],
+      [
+        'serverless',
+        'package',
+        '--stage',
+        options.stage,
+        '--region',
+        region,
+        '--package',
+        out,
+        ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`),
+      ],
       { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 240_000 },
     );
     if (packaged.status !== 0) throw new Error(`serverless package failed:\n${packaged.stdout}\n${packaged.stderr}`);
@@ -109,14 +122,17 @@ export async function rehearseDeploy(options: RehearsalOptions): Promise<Rehears
     const stackName = `${SERVICE}-${options.stage}`;
     const capabilities = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'] as const;
     // 1. The create-stack template: just the deployment bucket, as `serverless deploy` does first.
-    await cfn.send(new CreateStackCommand({
-      StackName: stackName,
-      TemplateBody: readFileSync(join(out, 'cloudformation-template-create-stack.json'), 'utf8'),
-      Capabilities: [...capabilities],
-    }));
+    await cfn.send(
+      new CreateStackCommand({
+        StackName: stackName,
+        TemplateBody: readFileSync(join(out, 'cloudformation-template-create-stack.json'), 'utf8'),
+        Capabilities: [...capabilities],
+      }),
+    );
     await waitForStack(cfn, stackName);
-    const bucket = (await cfn.send(new ListStackResourcesCommand({ StackName: stackName }))).StackResourceSummaries!
-      .find((r) => r.LogicalResourceId === 'ServerlessDeploymentBucket')!.PhysicalResourceId!;
+    const bucket = (await cfn.send(new ListStackResourcesCommand({ StackName: stackName }))).StackResourceSummaries!.find(
+      (r) => r.LogicalResourceId === 'ServerlessDeploymentBucket',
+    )!.PhysicalResourceId!;
 
     // 2. The artefacts, under the keys the update template names.
     const templateText = readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8');

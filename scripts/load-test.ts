@@ -84,7 +84,6 @@ async function main(): Promise<number> {
   let duplicatesFlagged = 0;
   let replies202 = 0;
   let issued = 0;
-  let warmUpRequests = 0;
   await redis.hset(settingsKey(connection.queuePrefix), ROUTING_FAILURE_RATE_FIELD, String(failureRate));
   const samples: Sample[] = [];
   const started = Date.now();
@@ -105,7 +104,9 @@ async function main(): Promise<number> {
   await Promise.all(
     Array.from({ length: connections }, async () => {
       const eventId = `lt-${runId}-${bodies.length}`;
-      const body = JSON.stringify(sampleEvent({ eventId, source: 'loadtest', payload: { shipmentId: `LT-${runId}-S${bodies.length % 250}`, status: 'IN_TRANSIT' } }));
+      const body = JSON.stringify(
+        sampleEvent({ eventId, source: 'loadtest', payload: { shipmentId: `LT-${runId}-S${bodies.length % 250}`, status: 'IN_TRANSIT' } }),
+      );
       bodies.push({ eventId, body });
       issued++;
       const warm = await fetch(`${args.url}/v1/events`, { method: 'POST', headers: signedHeaders(secret, body), body });
@@ -114,7 +115,7 @@ async function main(): Promise<number> {
       accepted.add(eventId);
     }),
   );
-  warmUpRequests = connections;
+  const warmUpRequests = connections;
 
   const door = await loadDoor({
     url: `${args.url}/v1/events`,
@@ -132,7 +133,14 @@ async function main(): Promise<number> {
       }
       const eventId = `lt-${runId}-${bodies.length}`;
       const shipment = `LT-${runId}-S${bodies.length % 250}`;
-      const body = JSON.stringify(sampleEvent({ eventId, source: 'loadtest', occurredAt: new Date().toISOString(), payload: { shipmentId: shipment, status: 'IN_TRANSIT' } }));
+      const body = JSON.stringify(
+        sampleEvent({
+          eventId,
+          source: 'loadtest',
+          occurredAt: new Date().toISOString(),
+          payload: { shipmentId: shipment, status: 'IN_TRANSIT' },
+        }),
+      );
       bodies.push({ eventId, body });
       return { eventId, body };
     },
@@ -171,7 +179,15 @@ async function main(): Promise<number> {
   const passed = checks.every(([, ok]) => ok);
 
   const report = renderReport({
-    door, issued, warmUpRequests, duplicatesSent, duplicatesFlagged, replies202, recon, checks, passed,
+    door,
+    issued,
+    warmUpRequests,
+    duplicatesSent,
+    duplicatesFlagged,
+    replies202,
+    recon,
+    checks,
+    passed,
     loadSeconds: (loadEnded - started) / 1000,
     drainSeconds: settledAt ? (settledAt - loadEnded) / 1000 : undefined,
     samples,
@@ -189,7 +205,10 @@ async function main(): Promise<number> {
 }
 
 async function sample(queue: Queue, db: ReturnType<MongoClient['db']>, started: number, withSettled: boolean): Promise<Sample> {
-  const [counts, terminal] = await Promise.all([queue.getJobCounts('waiting', 'active', 'delayed'), withSettled ? terminalCounts(db) : undefined]);
+  const [counts, terminal] = await Promise.all([
+    queue.getJobCounts('waiting', 'active', 'delayed'),
+    withSettled ? terminalCounts(db) : undefined,
+  ]);
   return {
     at: (Date.now() - started) / 1000,
     waiting: counts.waiting ?? 0,
@@ -223,15 +242,27 @@ async function terminalCounts(db: ReturnType<MongoClient['db']>) {
 }
 
 /** Reads what the reconciliation needs from Mongo and Redis: the run's ledger, applications, dead letters and still-queued jobs. */
-async function reconcile(db: ReturnType<MongoClient['db']>, redis: RedisClient, prefix: string, eventIds: string[], shipmentPrefix: string): Promise<RunReconciliation> {
-  const ledger = await db.collection(Collections.ledger).find(thisRun, { projection: { eventId: 1, status: 1, attemptHistory: 1 } }).toArray();
+async function reconcile(
+  db: ReturnType<MongoClient['db']>,
+  redis: RedisClient,
+  prefix: string,
+  eventIds: string[],
+  shipmentPrefix: string,
+): Promise<RunReconciliation> {
+  const ledger = await db
+    .collection(Collections.ledger)
+    .find(thisRun, { projection: { eventId: 1, status: 1, attemptHistory: 1 } })
+    .toArray();
   // An accepted event no worker has touched yet is still a job in Redis: queued, not lost.
   // (One pipeline is fine on a cluster too: a `{hash tag}` prefix puts every job key in one slot.)
   const untouched = untouchedEvents(eventIds, ledger as unknown as LedgerRecord[]);
   const pipeline = redis.pipeline();
   for (const id of untouched) pipeline.exists(`${prefix}:${EVENTS_QUEUE}:${jobIdFor(defaultIdempotencyKey('loadtest', id))}`);
   const exists = untouched.length ? ((await pipeline.exec()) ?? []).map(([, n]) => n === 1) : [];
-  const dead = await db.collection(Collections.deadLetters).find(thisRun, { projection: { reason: 1 } }).toArray();
+  const dead = await db
+    .collection(Collections.deadLetters)
+    .find(thisRun, { projection: { reason: 1 } })
+    .toArray();
   return reconcileRun({
     accepted: eventIds,
     ledger: ledger as unknown as LedgerRecord[],
@@ -243,7 +274,10 @@ async function reconcile(db: ReturnType<MongoClient['db']>, redis: RedisClient, 
 
 async function serverVersions(redis: RedisClient, db: ReturnType<MongoClient['db']>) {
   const info = await redis.info('server');
-  const build = await db.admin().command({ buildInfo: 1 }).catch(() => ({}) as Record<string, unknown>);
+  const build = await db
+    .admin()
+    .command({ buildInfo: 1 })
+    .catch(() => ({}));
   const ferret = (build as { ferretdbVersion?: string }).ferretdbVersion;
   return {
     redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
@@ -294,7 +328,10 @@ The gateway's environment as this script saw it (start the stack from the same s
 The emulator logs at the framework's level in \`npm run offline\` (warning unless SLS_LOG_LEVEL says otherwise), the functions and the worker at POWERTOOLS_LOG_LEVEL.
 
 ## Command
-\`npm run ${burst ? 'load-test:burst' : 'load-test'} -- ${process.argv.slice(2).filter((arg) => arg !== '--burst').join(' ')}\`
+\`npm run ${burst ? 'load-test:burst' : 'load-test'} -- ${process.argv
+    .slice(2)
+    .filter((arg) => arg !== '--burst')
+    .join(' ')}\`
 (${requests} requests${duration ? `, ${duration} s` : ''}, ${connections} connections, ${rate > 0 ? `open loop at ${rate}/s` : 'closed loop'}, ${(duplicateShare * 100).toFixed(0)} % duplicates, routing failure rate ${(failureRate * 100).toFixed(0)} %)
 
 ## Latency and throughput (at the door)
@@ -306,7 +343,11 @@ How the latencies were measured: ${r.door.method}
 
 Throughput: ${r.door.requestsPerSecond.toFixed(0)} requests/s on average (${r.door.total} requests after a warm-up wave of ${r.warmUpRequests}, one per connection, which the latency figures leave out).
 
-Reply codes: ${Object.entries(r.door.codes).map(([code, n]) => `${code}: ${n}`).join(', ') || 'none'}; errors ${r.door.errors}, timeouts ${r.door.timeouts}.
+Reply codes: ${
+    Object.entries(r.door.codes)
+      .map(([code, n]) => `${code}: ${n}`)
+      .join(', ') || 'none'
+  }; errors ${r.door.errors}, timeouts ${r.door.timeouts}.
 
 ## Reconciliation
 | check | value | result |

@@ -69,8 +69,7 @@ function which(command: string): boolean {
 export const INSTALL_HINTS = {
   redis: 'redis-server not found: install it (Debian/Ubuntu: `apt-get install -y redis-server`) or set REDIS_URL',
   redisCli: 'redis-cli not found: install it (Debian/Ubuntu: `apt-get install -y redis-tools`)',
-  ferretdb:
-    'FerretDB not built: run `npm run build:tools` (needs Go) or set MONGO_URL to a running MongoDB',
+  ferretdb: 'FerretDB not built: run `npm run build:tools` (needs Go) or set MONGO_URL to a running MongoDB',
 } as const;
 
 export interface ServiceOptions {
@@ -82,8 +81,24 @@ export interface ServiceOptions {
 
 /** How production runs Redis: AOF persistence and `noeviction` (BullMQ's keys must never be evicted). */
 function redisServerArgs(port: number, dir: string): string[] {
-  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
-    '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--daemonize', 'no'];
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'everysec',
+    '--maxmemory-policy',
+    'noeviction',
+    '--daemonize',
+    'no',
+  ];
 }
 
 /** redis-server with AOF persistence and `noeviction`, as production runs it. */
@@ -146,7 +161,15 @@ export async function startRedisCluster(options: { quiet?: boolean } = {}): Prom
       const dir = mkdtempSync(join(tmpdir(), 'gateway-redis-cluster-'));
       const child = spawn(
         'redis-server',
-        [...redisServerArgs(port, dir), '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '5000'],
+        [
+          ...redisServerArgs(port, dir),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '5000',
+        ],
         { stdio: options.quiet === false ? 'inherit' : 'ignore' },
       );
       nodes.push({ url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child, dir) });

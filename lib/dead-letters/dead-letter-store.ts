@@ -147,7 +147,11 @@ export class DeadLetterStore {
       const [at, id] = decodeCursor(page.cursor);
       query.$or = [{ lastFailedAt: { $gt: at } }, { lastFailedAt: at, _id: { $gt: id } }];
     }
-    const items = await this.#records.find(query).sort({ lastFailedAt: 1, _id: 1 }).limit(page.limit + 1).toArray();
+    const items = await this.#records
+      .find(query)
+      .sort({ lastFailedAt: 1, _id: 1 })
+      .limit(page.limit + 1)
+      .toArray();
     const more = items.length > page.limit;
     const shown = items.slice(0, page.limit);
     const last = shown.at(-1);

@@ -80,10 +80,7 @@ function toFilter(request: z.output<typeof replayRequestSchema>): DeadLetterFilt
  * @example
  * await replayDeadLetters(parseReplayRequest({ source: 'dhl', limit: 10, dryRun: true }), deps);
  */
-export async function replayDeadLetters(
-  request: z.output<typeof replayRequestSchema>,
-  deps: ReplayDependencies,
-): Promise<ReplayReport> {
+export async function replayDeadLetters(request: z.output<typeof replayRequestSchema>, deps: ReplayDependencies): Promise<ReplayReport> {
   const rate = request.ratePerSecond ?? deps.defaultRatePerSecond;
   const report: ReplayReport = { dryRun: request.dryRun, replayed: [], skipped: [], ratePerSecond: 0 };
   const { items } = await deps.deadLetters.list(toFilter(request), { limit: request.limit });
@@ -121,6 +118,7 @@ export async function replayDeadLetters(
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  report.ratePerSecond = !request.dryRun && seconds > 0 && report.replayed.length > 1 ? Number(((report.replayed.length - 1) / seconds).toFixed(1)) : 0;
+  report.ratePerSecond =
+    !request.dryRun && seconds > 0 && report.replayed.length > 1 ? Number(((report.replayed.length - 1) / seconds).toFixed(1)) : 0;
   return report;
 }

@@ -20,14 +20,14 @@ export function correlationIds(options: { logger: Logger }): middy.MiddlewareObj
     if (response && id) response.headers = { ...response.headers, [CORRELATION_HEADER]: id };
   };
   return {
-    before: async (request) => {
+    before: (request) => {
       const given = request.event.headers?.[CORRELATION_HEADER];
       const id = given !== undefined && VALID_ID.test(given) ? given : randomUUID();
       request.event.headers = { ...request.event.headers, [CORRELATION_HEADER]: id };
       options.logger.appendKeys({ correlationId: id });
     },
-    after: async (request) => stamp(request),
-    onError: async (request) => stamp(request),
+    after: (request) => stamp(request),
+    onError: (request) => stamp(request),
   };
 }
 

@@ -60,7 +60,7 @@ export function replyForError(error: unknown): HttpReply {
 /** Middy `onError`: replies with {@link replyForError}; logs server-side failures. */
 export function errorReplies(options: { logger: Logger }): middy.MiddlewareObj {
   return {
-    onError: async (request) => {
+    onError: (request) => {
       const reply = replyForError(request.error);
       if (reply.statusCode >= 500) {
         options.logger.error('request failed', { error: request.error as Error, status: reply.statusCode });

@@ -35,7 +35,7 @@ export function replyMetrics(options: ReplyMetricsOptions): middy.MiddlewareObj<
   };
 
   return {
-    after: async (request) => record(request.response?.statusCode),
-    onError: async (request) => record(request.response?.statusCode),
+    after: (request) => record(request.response?.statusCode),
+    onError: (request) => record(request.response?.statusCode),
   };
 }

@@ -56,7 +56,8 @@ export function verifySignedBody(options: VerifySignedBodyOptions): middy.Middle
       if (raw.length > options.maxBodyBytes) throw new PayloadTooLargeError(options.maxBodyBytes);
       const routeSource = pathParameters?.source;
       const { webhookSecrets, sourceSecrets } = await options.secrets();
-      const secrets = routeSource === undefined ? webhookSecrets : Object.hasOwn(sourceSecrets, routeSource) ? sourceSecrets[routeSource]! : [];
+      const secrets =
+        routeSource === undefined ? webhookSecrets : Object.hasOwn(sourceSecrets, routeSource) ? sourceSecrets[routeSource]! : [];
       // An unknown source gets the same 401 as a bad signature: the route does not reveal which sources exist.
       if (secrets.length === 0) throw new SignatureError();
       const verified = verifyRequestSignature(raw, headers, { toleranceSeconds: options.toleranceSeconds, secrets });

@@ -92,11 +92,7 @@ function standardKey(secret: string): Buffer {
  * more space-separated `v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<raw body>`.
  * Returns the message id. Throws {@link SignatureError} like {@link verifySignature}.
  */
-export function verifyStandardWebhook(
-  rawBody: Buffer,
-  headers: Record<string, string | undefined>,
-  options: SignatureOptions,
-): string {
+export function verifyStandardWebhook(rawBody: Buffer, headers: Record<string, string | undefined>, options: SignatureOptions): string {
   const id = headers[WEBHOOK_ID_HEADER]?.trim();
   if (id === undefined || !WEBHOOK_ID_PATTERN.test(id)) throw new SignatureError();
   const timestamp = checkedTimestamp(headers[WEBHOOK_TIMESTAMP_HEADER], options);

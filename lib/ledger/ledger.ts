@@ -218,7 +218,9 @@ export class MongoLedger implements Ledger {
   async #rollForward(key: string, round: number): Promise<boolean> {
     // Entries written before rounds existed have none: they count as round 1.
     const before = round === 2 ? { $in: [1, null] } : round - 1;
-    const found = await this.#rounds.rollForward(stepId(round, key), (record) => this.#write({ _id: key, round: before as never }, record.change));
+    const found = await this.#rounds.rollForward(stepId(round, key), (record) =>
+      this.#write({ _id: key, round: before as never }, record.change),
+    );
     return found === 'rolled-forward';
   }
 
@@ -260,7 +262,15 @@ export class MongoLedger implements Ledger {
    */
   async releaseClaim({ key, owner, round, attempts }: ClaimToken, nextAttemptAt: Date): Promise<boolean> {
     const change: RoundChange = {
-      set: { status: EventStatus.QUEUED, leaseOwner: null, leaseUntil: null, nextAttemptAt, updatedAt: new Date(this.#now()), attempts: attempts - 1, round: round + 1 },
+      set: {
+        status: EventStatus.QUEUED,
+        leaseOwner: null,
+        leaseUntil: null,
+        nextAttemptAt,
+        updatedAt: new Date(this.#now()),
+        attempts: attempts - 1,
+        round: round + 1,
+      },
     };
     return this.#takeRound(key, round + 1, 'released', owner, change);
   }
@@ -287,7 +297,9 @@ export class MongoLedger implements Ledger {
   }
 
   async countByStatus(): Promise<Record<string, number>> {
-    const groups = await this.#ledger.aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]).toArray();
+    const groups = await this.#ledger
+      .aggregate<{ _id: string; count: number }>([{ $group: { _id: '$status', count: { $sum: 1 } } }])
+      .toArray();
     return Object.fromEntries(groups.map((group) => [group._id, group.count]));
   }
 }

@@ -19,9 +19,7 @@ const reconnectDelay = (times: number) => Math.min(times * 100, 2000);
  * workers, and checks it under `redisOptions` on a cluster).
  */
 function roleOptions(role: RedisRole) {
-  return role === 'producer'
-    ? { maxRetriesPerRequest: 1, connectTimeout: 2000 }
-    : { maxRetriesPerRequest: null };
+  return role === 'producer' ? { maxRetriesPerRequest: 1, connectTimeout: 2000 } : { maxRetriesPerRequest: null };
 }
 
 /**

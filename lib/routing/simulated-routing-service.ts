@@ -53,7 +53,8 @@ export function decideRoute({ event, shipment }: RoutingRequest, now = new Date(
   if (shipment && FINAL_STATUSES.has(shipment.status.toUpperCase())) {
     return { hub, lane: 'hold', reason: `shipment already ${shipment.status}`, decidedAt };
   }
-  const serviceLevel = String(event.payload['serviceLevel'] ?? '').toLowerCase();
+  const given = event.payload['serviceLevel'];
+  const serviceLevel = typeof given === 'string' ? given.toLowerCase() : '';
   if (serviceLevel === 'express' || serviceLevel === 'priority') {
     return { hub, lane: 'express', reason: `service level ${serviceLevel}`, decidedAt };
   }

@@ -64,7 +64,8 @@ export class EnvSecretsProvider implements SecretsProvider {
     if (missing.size > 0) logger?.error(MISSING_SECRETS_MESSAGE, { missing: this.snapshot.missingNames() });
   }
 
-  async get(needed: readonly SecretName[] = ALL_SECRETS): Promise<Secrets> {
-    return this.snapshot.require(needed);
+  get(needed: readonly SecretName[] = ALL_SECRETS): Promise<Secrets> {
+    // A missing secret rejects, as from any provider; it never throws synchronously.
+    return Promise.resolve().then(() => this.snapshot.require(needed));
   }
 }

@@ -115,7 +115,10 @@ export class SsmSecretsProvider implements SecretsProvider {
         this.#entry = { snapshot: previous, expiresAt: retryAt() };
       } else {
         this.#logger.error('could not read the secrets', { error, path: this.#path });
-        this.#entry = { error: new SecretsUnavailableError(`could not read the secrets under ${this.#path}`, { cause: error }), expiresAt: retryAt() };
+        this.#entry = {
+          error: new SecretsUnavailableError(`could not read the secrets under ${this.#path}`, { cause: error }),
+          expiresAt: retryAt(),
+        };
       }
     }
     return this.#entry;

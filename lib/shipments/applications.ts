@@ -23,7 +23,9 @@ export interface ApplicationRecords {
  * newest entries. Complete while the version records are kept (a week, where TTL indexes work).
  */
 export function applicationsOf(records: ApplicationRecords): Application[] {
-  const created = records.shipments.flatMap((s) => (s.firstEventId === undefined ? [] : [{ shipmentId: s._id, eventId: s.firstEventId, version: 1 }]));
+  const created = records.shipments.flatMap((s) =>
+    s.firstEventId === undefined ? [] : [{ shipmentId: s._id, eventId: s.firstEventId, version: 1 }],
+  );
   const changed = records.versions.map((v) => ({ shipmentId: v.shipmentId, eventId: v.change.applied.eventId, version: v.version }));
   return [...created, ...changed];
 }
@@ -36,7 +38,10 @@ export function applicationsOf(records: ApplicationRecords): Application[] {
 export async function readApplications(db: Db, shipmentIdPrefix = ''): Promise<Application[]> {
   const prefix = { $regex: `^${shipmentIdPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}` };
   const [shipments, versions] = await Promise.all([
-    db.collection<{ _id: string; firstEventId?: string }>(Collections.shipments).find({ _id: prefix as never }, { projection: { firstEventId: 1 } }).toArray(),
+    db
+      .collection<{ _id: string; firstEventId?: string }>(Collections.shipments)
+      .find({ _id: prefix }, { projection: { firstEventId: 1 } })
+      .toArray(),
     db
       .collection<ApplicationRecords['versions'][number]>(Collections.shipmentVersions)
       .find({ shipmentId: prefix }, { projection: { shipmentId: 1, version: 1, 'change.applied.eventId': 1 } })

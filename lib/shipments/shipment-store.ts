@@ -113,9 +113,19 @@ export class MongoShipmentStore implements ShipmentStore {
     for (let pass = 0; pass < this.#maxPasses; pass++) {
       const now = new Date(this.#now());
       const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
-      const fields = { status, lastEventId: event.eventId, lastEventAt: occurredAt, route, updatedAt: now, ...(orderId === undefined ? {} : { orderId }) };
+      const fields = {
+        status,
+        lastEventId: event.eventId,
+        lastEventAt: occurredAt,
+        route,
+        updatedAt: now,
+        ...(orderId === undefined ? {} : { orderId }),
+      };
       if (state === null) {
-        if (await insertIfAbsent(this.#shipments, { _id: shipmentId, ...fields, history: [applied], version: 1, firstEventId: event.eventId })) return 'applied';
+        if (
+          await insertIfAbsent(this.#shipments, { _id: shipmentId, ...fields, history: [applied], version: 1, firstEventId: event.eventId })
+        )
+          return 'applied';
         state = await this.getShipment(shipmentId);
         continue;
       }

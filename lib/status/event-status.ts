@@ -40,8 +40,14 @@ function fromLedger(entry: LedgerEntry): EventStatusView {
     eventType: entry.eventType,
     correlationId: entry.correlationId,
     attempts: entry.attempts,
-    attemptHistory: (entry.attemptHistory ?? []).map((a) => ({ attempt: a.attempt, at: a.at.toISOString(), error: a.error, message: a.message })),
-    nextAttemptAt: entry.status === EventStatus.FAILED || entry.status === EventStatus.QUEUED ? (iso(entry.nextAttemptAt) ?? null) : undefined,
+    attemptHistory: (entry.attemptHistory ?? []).map((a) => ({
+      attempt: a.attempt,
+      at: a.at.toISOString(),
+      error: a.error,
+      message: a.message,
+    })),
+    nextAttemptAt:
+      entry.status === EventStatus.FAILED || entry.status === EventStatus.QUEUED ? (iso(entry.nextAttemptAt) ?? null) : undefined,
     routing: entry.routing,
     receivedAt: iso(entry.receivedAt),
     updatedAt: iso(entry.updatedAt),

@@ -67,7 +67,11 @@ export class ExclusiveSteps<R extends StepRecord> {
    * record must be first (0: at once). Says what it found: no such step, one too young to be
    * abandoned, or one rolled forward.
    */
-  async rollForward(id: string, write: (record: R) => Promise<void>, abandonedAfterMs = 0): Promise<'absent' | 'in-progress' | 'rolled-forward'> {
+  async rollForward(
+    id: string,
+    write: (record: R) => Promise<void>,
+    abandonedAfterMs = 0,
+  ): Promise<'absent' | 'in-progress' | 'rolled-forward'> {
     const record = await this.find(id);
     if (!record) return 'absent';
     if (abandonedAfterMs > 0 && this.#now() - record.at.getTime() < abandonedAfterMs) return 'in-progress';

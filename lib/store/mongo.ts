@@ -1,4 +1,15 @@
-import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type Filter, type OptionalUnlessRequiredId, type UpdateFilter, type WriteError } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoClient,
+  MongoServerError,
+  type Collection,
+  type Db,
+  type Document,
+  type Filter,
+  type OptionalUnlessRequiredId,
+  type UpdateFilter,
+  type WriteError,
+} from 'mongodb';
 
 /** Collection names, in one place. */
 export const Collections = {
@@ -102,17 +113,22 @@ export function insertIfAbsent<T extends Document>(collection: Collection<T>, do
     });
   }
   const queue = pending;
-  return new Promise<boolean>((settle, fail) => queue.push({ doc: doc as Document, settle, fail }));
+  return new Promise<boolean>((settle, fail) => queue.push({ doc, settle, fail }));
 }
 
 /** Sends one batch of {@link insertIfAbsent} and settles each caller with its own document's outcome. */
 async function insertBatch(collection: Collection<Document>, batch: PendingInsert[]): Promise<void> {
   try {
     if (batch.length === 1) await collection.insertOne(batch[0]!.doc);
-    else await collection.insertMany(batch.map((item) => item.doc), { ordered: false });
+    else
+      await collection.insertMany(
+        batch.map((item) => item.doc),
+        { ordered: false },
+      );
     for (const item of batch) item.settle(true);
   } catch (error) {
-    const writeErrors = error instanceof MongoBulkWriteError && error.err === undefined ? ([] as WriteError[]).concat(error.writeErrors ?? []) : [];
+    const writeErrors =
+      error instanceof MongoBulkWriteError && error.err === undefined ? ([] as WriteError[]).concat(error.writeErrors ?? []) : [];
     if (batch.length === 1 && isDuplicateKeyError(error)) {
       batch[0]!.settle(false);
       return;

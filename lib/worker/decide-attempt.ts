@@ -75,7 +75,11 @@ export function decideAttempt(
       return { kind: DecisionKind.ALREADY_DEAD_LETTERED };
     case 'busy': {
       const waitMs = leaseWait(result.entry.leaseUntil, policy.leaseMs, clock.now);
-      return { kind: DecisionKind.WAIT, until: clock.now + waitMs, failure: describeFailure(new LeaseHeldError(result.entry._id), attempt) };
+      return {
+        kind: DecisionKind.WAIT,
+        until: clock.now + waitMs,
+        failure: describeFailure(new LeaseHeldError(result.entry._id), attempt),
+      };
     }
     case 'conflict':
       return decideFailure(new PayloadConflictError(result.entry._id), attempt, policy, clock);

@@ -37,7 +37,8 @@ interface RunningWorker {
 async function main(): Promise<void> {
   const running = await startWorker(createLogger('event-worker'));
   const { config, logger, eventWorker } = running;
-  const health = () => assessWorkerHealth({ phase: running.phase, redisStatus: running.redis.status, fetching: eventWorker.worker.isRunning() });
+  const health = () =>
+    assessWorkerHealth({ phase: running.phase, redisStatus: running.redis.status, fetching: eventWorker.worker.isRunning() });
   const onMetricsError = (error: Error) => logger.error('metrics endpoint unavailable', { error: error.message });
   const metricsServer = config.metricsPort > 0 ? serveMetrics(running.metrics, config.metricsPort, onMetricsError, health) : undefined;
   await eventWorker.worker.waitUntilReady();
@@ -68,7 +69,18 @@ async function startWorker(logger: Logger): Promise<RunningWorker> {
     breakerState: () => BREAKER_LEVELS[breaker.state],
   });
   const workerId = `${hostname()}-${process.pid}`;
-  const eventWorker = startEventWorker({ config, redis, db, prefix: connection.queuePrefix, logger, workerId, metrics, breaker, deadLetters, routing });
+  const eventWorker = startEventWorker({
+    config,
+    redis,
+    db,
+    prefix: connection.queuePrefix,
+    logger,
+    workerId,
+    metrics,
+    breaker,
+    deadLetters,
+    routing,
+  });
   return { config, logger, redis, eventsQueue, deadLetters, eventWorker, metrics, workerId, phase: WorkerPhase.STARTING };
 }
 
@@ -114,10 +126,7 @@ function stopOnSignals(running: RunningWorker, reporting: Reporting): void {
 /** Lets in-flight jobs finish within DRAIN_TIMEOUT_MS, then closes every client. True when they all did. */
 async function drain(running: RunningWorker, reporting: Reporting): Promise<boolean> {
   const { config, logger } = running;
-  const drained = await Promise.race([
-    running.eventWorker.close().then(() => true),
-    sleep(config.drainTimeoutMs).then(() => false),
-  ]);
+  const drained = await Promise.race([running.eventWorker.close().then(() => true), sleep(config.drainTimeoutMs).then(() => false)]);
   if (!drained) {
     // Jobs still in flight keep their lock until it expires; BullMQ's stalled check hands them to another worker.
     logger.warn('drain time exceeded; in-flight jobs will be picked up by another worker');

@@ -27,7 +27,12 @@ export class WorkerMetrics implements ProcessorMetrics {
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
-    this.#outcomes = new Counter({ name: 'gateway_event_attempts_total', help: 'Processing attempts by outcome', labelNames: ['outcome'], registers });
+    this.#outcomes = new Counter({
+      name: 'gateway_event_attempts_total',
+      help: 'Processing attempts by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.#processing = new Histogram({
       name: 'gateway_event_processing_seconds',
       help: 'Time to process one attempt, by outcome',

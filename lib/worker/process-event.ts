@@ -28,9 +28,7 @@ export interface ProcessorDependencies {
 }
 
 export type ProcessOutcome =
-  | { outcome: 'routed'; routing: RoutingDecision; applied: ApplyOutcome }
-  | { outcome: 'duplicate' }
-  | { outcome: 'already-dead-lettered' };
+  { outcome: 'routed'; routing: RoutingDecision; applied: ApplyOutcome } | { outcome: 'duplicate' } | { outcome: 'already-dead-lettered' };
 
 /** Logged when a holder's step finds its claim already taken over (its lease ran out). */
 const LEASE_LOST = 'lease expired and another worker took the event over; this attempt leaves the ledger to it';
@@ -171,7 +169,12 @@ async function carryOut(decision: Decision, run: AttemptRun, attempted: Attempte
 }
 
 /** Hands the claim back and delays the job until `until`, leaving its attempts as they are. */
-async function waitWithoutAttempt(run: AttemptRun, claimed: LedgerEntry | undefined, until: number, failure: FailureRecord): Promise<never> {
+async function waitWithoutAttempt(
+  run: AttemptRun,
+  claimed: LedgerEntry | undefined,
+  until: number,
+  failure: FailureRecord,
+): Promise<never> {
   const delayMs = until - Date.now();
   if (claimed && !(await run.deps.ledger.releaseClaim(tokenOf(claimed, run.owner), new Date(until)))) run.log.warn(LEASE_LOST);
   run.log.info('event delayed without using an attempt', { reason: failure.error, delayMs });

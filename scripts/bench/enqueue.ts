@@ -61,13 +61,17 @@ async function time(call: (item: QueuedEvent) => Promise<unknown>): Promise<Timi
 }
 
 /** Server read events per call, one call at a time (another client reads the counter). */
-async function roundTrips(probe: ReturnType<typeof createRedis>, call: (item: QueuedEvent) => Promise<unknown>, calls = 500): Promise<number> {
+async function roundTrips(
+  probe: ReturnType<typeof createRedis>,
+  call: (item: QueuedEvent) => Promise<unknown>,
+  calls = 500,
+): Promise<number> {
   const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await probe.info('stats'))?.[1] ?? NaN);
   const items = Array.from({ length: calls }, item);
   const before = await reads();
   for (const one of items) await call(one);
   // The probe's own INFO is one read event too.
-  return (await reads() - before - 1) / calls;
+  return ((await reads()) - before - 1) / calls;
 }
 
 async function main(): Promise<void> {
@@ -78,11 +82,19 @@ async function main(): Promise<void> {
   const redis = createRedis({ redisUrl, redisCluster: false }, 'producer');
   const door = new BullEventQueue({ connection: redis, prefix, attempts: ATTEMPTS });
   // The same job as the door adds, with nothing else.
-  const jobOptions = { attempts: ATTEMPTS, backoff: { type: BACKOFF_STRATEGY }, removeOnComplete: KEEP_COMPLETED, removeOnFail: { age: 7 * 24 * 3600 } };
-  const bareAdd = (one: QueuedEvent) => door.queue.add(one.event.eventType, one, { ...jobOptions, jobId: jobIdFor(one.event.idempotencyKey) });
+  const jobOptions = {
+    attempts: ATTEMPTS,
+    backoff: { type: BACKOFF_STRATEGY },
+    removeOnComplete: KEEP_COMPLETED,
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+  const bareAdd = (one: QueuedEvent) =>
+    door.queue.add(one.event.eventType, one, { ...jobOptions, jobId: jobIdFor(one.event.idempotencyKey) });
   const enqueue = (one: QueuedEvent) => door.enqueue(one);
   try {
-    console.log(`machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events per run, ${IN_FLIGHT} in flight`);
+    console.log(
+      `machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events per run, ${IN_FLIGHT} in flight`,
+    );
     await time(bareAdd); // warm-up: connections, Lua scripts loaded, JIT
     await time(enqueue);
     const rows: Array<[string, Timing]> = [];
@@ -92,16 +104,24 @@ async function main(): Promise<void> {
     }
     console.log('| call | µs per call, one at a time | wall µs per event, in flight | CPU µs per event, in flight |');
     console.log('| --- | --- | --- | --- |');
-    for (const [label, t] of rows) console.log(`| ${label} | ${t.sequential.toFixed(0)} | ${t.concurrent.toFixed(1)} | ${t.cpu.toFixed(1)} |`);
+    for (const [label, t] of rows)
+      console.log(`| ${label} | ${t.sequential.toFixed(0)} | ${t.concurrent.toFixed(1)} | ${t.cpu.toFixed(1)} |`);
     const probe = createRedis({ redisUrl, redisCluster: false }, 'worker');
-    console.log(`round trips per call (server read events, one call at a time): queue.add ${(await roundTrips(probe, bareAdd)).toFixed(2)}, enqueue ${(await roundTrips(probe, enqueue)).toFixed(2)}`);
+    console.log(
+      `round trips per call (server read events, one call at a time): queue.add ${(await roundTrips(probe, bareAdd)).toFixed(2)}, enqueue ${(await roundTrips(probe, enqueue)).toFixed(2)}`,
+    );
     probe.disconnect();
     const mean = (pick: (t: Timing) => number, ofEnqueue: boolean) =>
       rows.filter(([label]) => label.startsWith('BullEventQueue') === ofEnqueue).reduce((sum, [, t]) => sum + pick(t), 0) / 2;
-    for (const [what, pick] of [['one at a time', (t: Timing) => t.sequential], ['CPU in flight', (t: Timing) => t.cpu]] as const) {
+    for (const [what, pick] of [
+      ['one at a time', (t: Timing) => t.sequential],
+      ['CPU in flight', (t: Timing) => t.cpu],
+    ] as const) {
       const base = mean(pick, false);
       const ours = mean(pick, true);
-      console.log(`enqueue vs bare add, ${what}: ${ours.toFixed(1)} µs against ${base.toFixed(1)} µs, ratio ${(ours / base).toFixed(2)}, ${(ours - base).toFixed(1)} µs more`);
+      console.log(
+        `enqueue vs bare add, ${what}: ${ours.toFixed(1)} µs against ${base.toFixed(1)} µs, ratio ${(ours / base).toFixed(2)}, ${(ours - base).toFixed(1)} µs more`,
+      );
     }
   } finally {
     await door.queue.obliterate({ force: true }).catch(() => undefined);

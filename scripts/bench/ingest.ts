@@ -24,6 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stripVTControlCharacters } from 'node:util';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Cluster } from 'ioredis';
@@ -100,12 +101,18 @@ async function startEmulator(env: Record<string, string>, extraArgs: string[] = 
     output += chunk.toString();
     if (output.length > 64 * 2 ** 20) output = output.slice(-32 * 2 ** 20);
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null || i > 240) throw new Error(`offline did not start:\n${output.slice(-3000)}`);
-    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await sleep(500);
   }
   return {
@@ -169,7 +176,9 @@ async function openLoop(url: string, rate: number, seconds: number) {
     p90: quantile(l, 0.9),
     p99: quantile(l, 0.99),
     max: l[l.length - 1] ?? 0,
-    non2xx: Object.entries(result.statusCodes).filter(([code]) => !code.startsWith('2')).reduce((sum, [, n]) => sum + n, 0),
+    non2xx: Object.entries(result.statusCodes)
+      .filter(([code]) => !code.startsWith('2'))
+      .reduce((sum, [, n]) => sum + n, 0),
   };
 }
 
@@ -183,7 +192,13 @@ async function inProcess(env: Record<string, string>): Promise<{ eventsPerSecond
   const invoke = async () => {
     const { body, headers } = signedUnique('inproc');
     const event = {
-      version: '2.0', routeKey: 'POST /v1/events', rawPath: '/v1/events', rawQueryString: '', isBase64Encoded: false, body, headers,
+      version: '2.0',
+      routeKey: 'POST /v1/events',
+      rawPath: '/v1/events',
+      rawQueryString: '',
+      isBase64Encoded: false,
+      body,
+      headers,
       requestContext: { http: { method: 'POST', path: '/v1/events' } },
     } as never;
     const reply = (await handler(event, context)) as { statusCode: number };
@@ -214,7 +229,7 @@ function invocationDurations(output: string, fn: string): { duration: number[]; 
   const billed: number[] = [];
   const pattern = new RegExp(`\\(λ: ${fn}\\) RequestId: \\S+\\s+Duration: ([\\d.]+) ms\\s+Billed Duration: (\\d+) ms`, 'g');
   // ANSI colours are stripped first.
-  for (const match of output.replace(/\x1b\[[0-9;]*m/g, '').matchAll(pattern)) {
+  for (const match of stripVTControlCharacters(output).matchAll(pattern)) {
     duration.push(Number(match[1]));
     billed.push(Number(match[2]));
   }
@@ -245,7 +260,11 @@ async function queueBacklog(queue: Queue, count: number): Promise<void> {
       const parsed = parseShipmentEvent(sampleEvent({ eventId: `backlog-${start + i}-${randomUUID().slice(0, 8)}` }));
       if (!parsed.ok) throw new Error('the sample event does not parse');
       const data = { event: parsed.event, correlationId: randomUUID(), receivedAt: new Date().toISOString() };
-      return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: BACKOFF_STRATEGY } } };
+      return {
+        name: parsed.event.eventType,
+        data,
+        opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: BACKOFF_STRATEGY } },
+      };
     });
     await queue.addBulk(jobs);
   }
@@ -272,9 +291,13 @@ async function main(): Promise<void> {
   let emulator: Emulator | undefined;
   let worker: ReturnType<typeof runScript> | undefined;
   try {
-    console.log(`machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'cpu'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
+    console.log(
+      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'cpu'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
+    );
     console.log('emulator: `npm run offline` on a pseudo-terminal, default settings (function logs INFO, framework log level warning)');
-    console.log(`closed loop: ${CONNECTIONS} connections, ${SECONDS} s, signed unique events; open loop: ${OPEN_RATE}/s for ${OPEN_SECONDS} s\n`);
+    console.log(
+      `closed loop: ${CONNECTIONS} connections, ${SECONDS} s, signed unique events; open loop: ${OPEN_RATE}/s for ${OPEN_SECONDS} s\n`,
+    );
 
     emulator = await startEmulator(env, ['--config', BENCH_CONFIG]);
     await closedLoop('warm-up', `${emulator.base}/bench/noop`, emulator, 3);
@@ -286,14 +309,16 @@ async function main(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     console.log(row(noop));
     console.log(row(ingest));
-    console.log(`\n(b) p99 ${ingest.p99} ms (target < 150 ms); throughput b/a ${(ingest.requestsPerSecond / noop.requestsPerSecond).toFixed(2)}`);
+    console.log(
+      `\n(b) p99 ${ingest.p99} ms (target < 150 ms); throughput b/a ${(ingest.requestsPerSecond / noop.requestsPerSecond).toFixed(2)}`,
+    );
     console.log(`ingest's own CPU in the emulator: ${(ingest.emulatorCpuPerRequest - noop.emulatorCpuPerRequest).toFixed(0)} µs/request`);
     await emulator.stop();
 
     if (!cluster) {
       // (c): the door while the worker drains. The backlog outlasts the run: 200 in flight x 2 s routing = 100/s.
       await queue.obliterate({ force: true });
-      await queueBacklog(queue, WORKER_CONCURRENCY / 2 * (OPEN_SECONDS + 30));
+      await queueBacklog(queue, (WORKER_CONCURRENCY / 2) * (OPEN_SECONDS + 30));
       emulator = await startEmulator(env);
       await openLoop(`${emulator.base}/v1/events`, OPEN_RATE, 3);
       worker = runScript('worker', { ...env, WORKER_CONCURRENCY: String(WORKER_CONCURRENCY), METRICS_PORT: '0' });
@@ -304,9 +329,15 @@ async function main(): Promise<void> {
       const completedBefore = await queue.getCompletedCount();
       const open = await openLoop(`${emulator.base}/v1/events`, OPEN_RATE, OPEN_SECONDS);
       const drained = (await queue.getCompletedCount()) - completedBefore;
-      console.log(`\n(c) open loop ${OPEN_RATE}/s for ${OPEN_SECONDS} s, worker draining (concurrency ${WORKER_CONCURRENCY}, routing 2 s, FerretDB):`);
-      console.log(`    p50 ${open.p50.toFixed(1)} ms, p90 ${open.p90.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms (target < 150 ms), max ${open.max.toFixed(1)} ms`);
-      console.log(`    ${open.latenciesMs.length} answered, non-2xx ${open.non2xx}, errors ${open.errors + open.timeouts}, found every connection busy ${open.waitedForConnection}, worst scheduler lag ${open.maxDispatchLagMs.toFixed(1)} ms`);
+      console.log(
+        `\n(c) open loop ${OPEN_RATE}/s for ${OPEN_SECONDS} s, worker draining (concurrency ${WORKER_CONCURRENCY}, routing 2 s, FerretDB):`,
+      );
+      console.log(
+        `    p50 ${open.p50.toFixed(1)} ms, p90 ${open.p90.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms (target < 150 ms), max ${open.max.toFixed(1)} ms`,
+      );
+      console.log(
+        `    ${open.latenciesMs.length} answered, non-2xx ${open.non2xx}, errors ${open.errors + open.timeouts}, found every connection busy ${open.waitedForConnection}, worst scheduler lag ${open.maxDispatchLagMs.toFixed(1)} ms`,
+      );
       console.log(`    the worker completed ${drained} events meanwhile (${(drained / open.seconds).toFixed(0)}/s)`);
       await worker.stop();
       worker = undefined;
@@ -318,14 +349,20 @@ async function main(): Promise<void> {
       emulator.takeOutput();
       await openLoop(`${emulator.base}/v1/events`, OPEN_RATE, 20);
       const { duration, billed } = invocationDurations(emulator.takeOutput(), 'ingest');
-      console.log(`\n(d) ingest as the emulator reports it (SLS_LOG_LEVEL=notice, open loop ${OPEN_RATE}/s, 20 s, ${billed.length} invocations):`);
-      console.log(`    Duration p50 ${quantile(duration, 0.5).toFixed(2)} ms, p99 ${quantile(duration, 0.99).toFixed(2)} ms; Billed Duration p50 ${quantile(billed, 0.5)} ms, p99 ${quantile(billed, 0.99)} ms`);
+      console.log(
+        `\n(d) ingest as the emulator reports it (SLS_LOG_LEVEL=notice, open loop ${OPEN_RATE}/s, 20 s, ${billed.length} invocations):`,
+      );
+      console.log(
+        `    Duration p50 ${quantile(duration, 0.5).toFixed(2)} ms, p99 ${quantile(duration, 0.99).toFixed(2)} ms; Billed Duration p50 ${quantile(billed, 0.5)} ms, p99 ${quantile(billed, 0.99)} ms`,
+      );
       await emulator.stop();
     }
     emulator = undefined;
 
     const core = await inProcess(env);
-    console.log(`\n(e) ingest handler in-process: ${core.eventsPerSecond.toFixed(0)} events/s over ${IN_PROCESS_EVENTS} events, non-202: ${core.non202}`);
+    console.log(
+      `\n(e) ingest handler in-process: ${core.eventsPerSecond.toFixed(0)} events/s over ${IN_PROCESS_EVENTS} events, non-202: ${core.non202}`,
+    );
     console.log(`    its CPU per event (signing the test requests included): ${core.cpuPerEvent.toFixed(0)} µs`);
   } finally {
     await worker?.stop();

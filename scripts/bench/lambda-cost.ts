@@ -51,11 +51,18 @@ function packageCloudStage(out: string) {
   });
   if (result.status !== 0) throw new Error(`serverless package failed:\n${result.stdout}\n${result.stderr}`);
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8')) as {
-    Resources: Record<string, { Type: string; Properties: { FunctionName: string; Handler: string; Environment: { Variables: Record<string, string> } } }>;
+    Resources: Record<
+      string,
+      { Type: string; Properties: { FunctionName: string; Handler: string; Environment: { Variables: Record<string, string> } } }
+    >;
   };
   return Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::Lambda::Function')
-    .map((r) => ({ name: r.Properties.FunctionName.replace(/^courier-event-gateway-bench-/, ''), handler: r.Properties.Handler, env: r.Properties.Environment.Variables }));
+    .map((r) => ({
+      name: r.Properties.FunctionName.replace(/^courier-event-gateway-bench-/, ''),
+      handler: r.Properties.Handler,
+      env: r.Properties.Environment.Variables,
+    }));
 }
 
 function main() {
@@ -74,7 +81,17 @@ function main() {
       const bundle = join(unzipped, `${fn.handler.replace(/\.handler$/, '')}.js`);
       // The baseline: the earlier build settings (no minify, source maps on and loaded).
       const baseline = join(baselineDir, `${fn.name}.js`);
-      buildSync({ ...sharedBuildOptions(), minify: false, sourcemap: true, sourcesContent: true, mainFields: undefined, treeShaking: undefined, logLevel: 'silent', entryPoints: [join(ROOT, source)], outfile: baseline });
+      buildSync({
+        ...sharedBuildOptions(),
+        minify: false,
+        sourcemap: true,
+        sourcesContent: true,
+        mainFields: undefined,
+        treeShaking: undefined,
+        logLevel: 'silent',
+        entryPoints: [join(ROOT, source)],
+        outfile: baseline,
+      });
       const baselineZip = join(baselineDir, `${fn.name}.zip`);
       spawnSync('zip', ['-q', '-j', baselineZip, baseline, `${baseline}.map`]);
       const now: Measured = { zipBytes: statSync(join(out, `${fn.name}.zip`)).size, bundleBytes: statSync(bundle).size, initMs: [] };

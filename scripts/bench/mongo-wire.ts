@@ -34,7 +34,9 @@ async function main(): Promise<void> {
       await measure('insertOne (unique _id)', (i) => docs.insertOne({ _id: `k${i}`, status: 'A', n: i, updatedAt: new Date() })),
       await measure('findOne by _id', (i) => docs.findOne({ _id: `k${i}` })),
       await measure('updateOne by _id', (i) => docs.updateOne({ _id: `k${i}` }, { $set: { status: 'B', updatedAt: new Date() } })),
-      await measure('findOneAndUpdate by _id', (i) => docs.findOneAndUpdate({ _id: `k${i}` }, { $set: { status: 'C' } }, { returnDocument: 'after' })),
+      await measure('findOneAndUpdate by _id', (i) =>
+        docs.findOneAndUpdate({ _id: `k${i}` }, { $set: { status: 'C' } }, { returnDocument: 'after' }),
+      ),
     ];
     console.log(`${DOCS} documents, ${CONCURRENCY} at a time; Mongo at ${url}`);
     console.log('| operation | per second |\n| --- | --- |');

@@ -11,6 +11,7 @@
  * first 100 ms of each second (0.10 for an even spread; near 1 for a burst per second).
  * Figures, not assertions.
  */
+import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, totalmem } from 'node:os';
@@ -60,15 +61,32 @@ async function main(): Promise<void> {
     return { requests: result.requests.total, samples: l.totalCount, p50: l.p50, p90: l.p90, p99: l.p99, max: l.max };
   };
   const viaOpenLoop = (rate: number, connections: number) => async () => {
-    const run = await runOpenLoop({ url, rate, total: rate * SECONDS, connections, next: () => ({ body: '{}', headers: { 'content-type': 'application/json' } }) });
+    const run = await runOpenLoop({
+      url,
+      rate,
+      total: rate * SECONDS,
+      connections,
+      next: () => ({ body: '{}', headers: { 'content-type': 'application/json' } }),
+    });
     const l = run.latenciesMs;
-    return { requests: l.length, samples: l.length, p50: quantile(l, 0.5), p90: quantile(l, 0.9), p99: quantile(l, 0.99), max: l.at(-1) ?? Number.NaN };
+    return {
+      requests: l.length,
+      samples: l.length,
+      p50: quantile(l, 0.5),
+      p90: quantile(l, 0.9),
+      p99: quantile(l, 0.99),
+      max: l.at(-1) ?? Number.NaN,
+    };
   };
 
   try {
-    console.log(`machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; autocannon ${autocannonVersion()}`);
+    console.log(
+      `machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; autocannon ${autocannonVersion()}`,
+    );
     console.log(`server: answers after a fixed ${DELAY_MS} ms; ${SECONDS} s per load\n`);
-    console.log('| rate/s | connections | measured by | requests | samples per request | p50 ms | p90 ms | p99 ms | max ms | arrived in the first 100 ms of a second |');
+    console.log(
+      '| rate/s | connections | measured by | requests | samples per request | p50 ms | p90 ms | p99 ms | max ms | arrived in the first 100 ms of a second |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const [rate, connections] of LOADS) {
       const rows = [
@@ -78,7 +96,9 @@ async function main(): Promise<void> {
       ];
       for (const r of rows) {
         const ms = (v: number) => v.toFixed(1);
-        console.log(`| ${rate} | ${connections} | ${r.how} | ${r.requests} | ${(r.samples / r.requests).toFixed(1)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ${(r.firstTenth * 100).toFixed(0)} % |`);
+        console.log(
+          `| ${rate} | ${connections} | ${r.how} | ${r.requests} | ${(r.samples / r.requests).toFixed(1)} | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ${(r.firstTenth * 100).toFixed(0)} % |`,
+        );
       }
     }
   } finally {
@@ -87,7 +107,7 @@ async function main(): Promise<void> {
 }
 
 function autocannonVersion(): string {
-  return (require('autocannon/package.json') as { version: string }).version;
+  return (createRequire(import.meta.url)('autocannon/package.json') as { version: string }).version;
 }
 
 main().then(

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
  * `runScript`, and what it runs); a process that exits meanwhile is left out.
  */
 export function procFilesOfGroup(pgid: number, file: 'stat' | 'status'): string[] {
-  const pids = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' }).split('\n').map((p) => p.trim()).filter(Boolean);
+  const pids = execFileSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' })
+    .split('\n')
+    .map((p) => p.trim())
+    .filter(Boolean);
   return pids.flatMap((pid) => {
     try {
       return [readFileSync(`/proc/${pid}/${file}`, 'utf8')];

@@ -57,16 +57,28 @@ async function redisNow(redis: ReturnType<typeof createRedis>): Promise<number> 
   return Number(seconds) * 1000 + Number(micros) / 1000;
 }
 
-async function drain(label: string, urls: { redis: string; cluster: boolean; mongo: string }, servers: ServerPids, latencyMs: number, concurrency: number) {
+async function drain(
+  label: string,
+  urls: { redis: string; cluster: boolean; mongo: string },
+  servers: ServerPids,
+  latencyMs: number,
+  concurrency: number,
+) {
   const id = `benchw_${randomUUID().slice(0, 8)}`;
   const prefix = urls.cluster ? `{${id}}` : id;
   const redis = createRedis({ redisUrl: urls.redis, redisCluster: urls.cluster }, 'worker');
   const queue = new Queue<QueuedEvent>(EVENTS_QUEUE, { connection: redis, prefix });
   const jobs = Array.from({ length: EVENTS }, (_, i) => {
-    const parsed = parseShipmentEvent(sampleEvent({ eventId: `w-${i}-${randomUUID()}`, payload: { shipmentId: `S-${i}`, status: 'IN_TRANSIT' } }));
+    const parsed = parseShipmentEvent(
+      sampleEvent({ eventId: `w-${i}-${randomUUID()}`, payload: { shipmentId: `S-${i}`, status: 'IN_TRANSIT' } }),
+    );
     if (!parsed.ok) throw new Error('bad sample');
     const data: QueuedEvent = { event: parsed.event, correlationId: randomUUID(), receivedAt: new Date().toISOString() };
-    return { name: parsed.event.eventType, data, opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: BACKOFF_STRATEGY }, removeOnComplete: true } };
+    return {
+      name: parsed.event.eventType,
+      data,
+      opts: { jobId: jobIdFor(parsed.event.idempotencyKey), attempts: 5, backoff: { type: BACKOFF_STRATEGY }, removeOnComplete: true },
+    };
   });
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   // Listen for the first job taken from the stream's current end on, before the worker exists.
@@ -83,11 +95,17 @@ async function drain(label: string, urls: { redis: string; cluster: boolean; mon
   await queueEvents.waitUntilReady();
   const spawnedAt = await redisNow(redis);
   const worker = runScript('worker', {
-    REDIS_URL: urls.redis, REDIS_CLUSTER: String(urls.cluster), MONGO_URL: urls.mongo, MONGO_DB: id, QUEUE_PREFIX: prefix,
-    ROUTING_LATENCY_MS: String(latencyMs), WORKER_CONCURRENCY: String(concurrency), POWERTOOLS_LOG_LEVEL: 'WARN',
+    REDIS_URL: urls.redis,
+    REDIS_CLUSTER: String(urls.cluster),
+    MONGO_URL: urls.mongo,
+    MONGO_DB: id,
+    QUEUE_PREFIX: prefix,
+    ROUTING_LATENCY_MS: String(latencyMs),
+    WORKER_CONCURRENCY: String(concurrency),
+    POWERTOOLS_LOG_LEVEL: 'WARN',
   });
   let peakRss = 0;
-  let done = 0;
+  let done: number | undefined;
   let cpuAtDone: ReturnType<typeof cpuNow> | undefined;
   try {
     for (;;) {
@@ -110,8 +128,9 @@ async function drain(label: string, urls: { redis: string; cluster: boolean; mon
     redis.disconnect();
   }
   const firstJobAt = await firstJob;
+  if (done === undefined) throw new Error('the queue never drained');
   const seconds = (done - firstJobAt) / 1000;
-  const cores = (key: keyof ReturnType<typeof cpuNow>) => (cpuAtDone![key] - cpuAtFirstJob![key]) / seconds;
+  const cores = (key: keyof ReturnType<typeof cpuNow>) => (cpuAtDone[key] - cpuAtFirstJob![key]) / seconds;
   return {
     label,
     startupSeconds: (firstJobAt - spawnedAt) / 1000,
@@ -142,20 +161,30 @@ async function main(): Promise<void> {
   }
   const urls = { redis: redisUrl, cluster, mongo: mongoUrl };
   try {
-    console.log(`machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events; Mongo at ${mongoUrl}`);
+    console.log(
+      `machine: ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}; ${EVENTS} events; Mongo at ${mongoUrl}`,
+    );
     const paced = await drain('latency 2000 ms, concurrency 200', urls, servers, 2000, 200);
     const ideal = (EVENTS * 2) / 200;
     const fast = await drain('latency 0 ms, concurrency 200', urls, servers, 0, 200);
     const local = servers.redis.length > 0;
-    console.log(`| run | start-up s (spawn to first job) | drain s from first job | from spawn s | events/s from first job | peak worker RSS MiB | CPU cores in the drain: worker / Redis / Mongo-wire |`);
+    console.log(
+      `| run | start-up s (spawn to first job) | drain s from first job | from spawn s | events/s from first job | peak worker RSS MiB | CPU cores in the drain: worker / Redis / Mongo-wire |`,
+    );
     console.log(`| --- | --- | --- | --- | --- | --- | --- |`);
     for (const run of [paced, fast]) {
       const cpu = `${run.cores.worker.toFixed(2)} / ${local ? run.cores.redis.toFixed(2) : '-'} / ${local ? run.cores.mongo.toFixed(2) : '-'}`;
-      console.log(`| ${run.label} | ${run.startupSeconds.toFixed(1)} | ${run.seconds.toFixed(1)} | ${run.fromSpawnSeconds.toFixed(1)} | ${run.eventsPerSecond.toFixed(0)} | ${run.peakRss.toFixed(0)} | ${cpu} |`);
+      console.log(
+        `| ${run.label} | ${run.startupSeconds.toFixed(1)} | ${run.seconds.toFixed(1)} | ${run.fromSpawnSeconds.toFixed(1)} | ${run.eventsPerSecond.toFixed(0)} | ${run.peakRss.toFixed(0)} | ${cpu} |`,
+      );
     }
     console.log(`\npaced drain, ideal ${EVENTS} x 2 s / 200 = ${ideal.toFixed(1)} s (no drain can be shorter):`);
-    console.log(`  from the worker's first job: ${paced.seconds.toFixed(1)} s, ratio ${(paced.seconds / ideal).toFixed(3)} (target <= 1.15)`);
-    console.log(`  from its spawn:              ${paced.fromSpawnSeconds.toFixed(1)} s, ratio ${(paced.fromSpawnSeconds / ideal).toFixed(3)} (start-up ${paced.startupSeconds.toFixed(1)} s included)`);
+    console.log(
+      `  from the worker's first job: ${paced.seconds.toFixed(1)} s, ratio ${(paced.seconds / ideal).toFixed(3)} (target <= 1.15)`,
+    );
+    console.log(
+      `  from its spawn:              ${paced.fromSpawnSeconds.toFixed(1)} s, ratio ${(paced.fromSpawnSeconds / ideal).toFixed(3)} (start-up ${paced.startupSeconds.toFixed(1)} s included)`,
+    );
     console.log(`full worker path at latency 0: ${fast.eventsPerSecond.toFixed(0)} events/s from the first job (target >= 1000)`);
   } finally {
     await Promise.all(services.map((s) => s.stop()));

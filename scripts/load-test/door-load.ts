@@ -66,7 +66,9 @@ async function closedLoop(options: DoorLoadOptions): Promise<DoorFigures> {
     latency: { p50: l.p50, p90: l.p90, p99: l.p99, p99_9: l.p99_9 ?? Number.NaN, max: l.max, mean: l.average },
     requestsPerSecond: result.requests.average,
     total: result.requests.total,
-    codes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, (stat as { count: number }).count])),
+    codes: Object.fromEntries(
+      Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [code, (stat as { count: number }).count]),
+    ),
     non2xx: result.non2xx + result.errors + result.timeouts,
     errors: result.errors,
     timeouts: result.timeouts,
@@ -88,7 +90,9 @@ async function openLoop(options: DoorLoadOptions): Promise<DoorFigures> {
   });
   const l = run.latenciesMs;
   const round = (ms: number) => Math.round(ms * 10) / 10;
-  const non2xx = Object.entries(run.statusCodes).filter(([code]) => !code.startsWith('2')).reduce((sum, [, n]) => sum + n, 0);
+  const non2xx = Object.entries(run.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .reduce((sum, [, n]) => sum + n, 0);
   return {
     method:
       `open loop at ${options.rate} requests/s: one request due every ${(1000 / options.rate).toFixed(2)} ms whatever the replies, on up to ${options.connections} connections; ` +

@@ -6,7 +6,7 @@ export interface OpenLoopRequest {
   body: string;
   headers: Record<string, string>;
   /** Called with the reply; not called on a connection error or timeout. */
-  onReply?(status: number, body: string): void;
+  onReply?: (status: number, body: string) => void;
 }
 
 export interface OpenLoopOptions {
@@ -94,7 +94,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopRes
   };
 
   const started = performance.now();
-  for (let i = 0; i < options.total; ) {
+  for (let i = 0; i < options.total;) {
     const now = performance.now();
     // Everything due by now goes out now, each measured from its own due time.
     for (; i < options.total && started + i * interval <= now; i++) {

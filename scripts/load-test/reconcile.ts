@@ -91,7 +91,10 @@ export function reconcileRun(records: RunRecords): RunReconciliation {
 export function runChecks(recon: RunReconciliation, door: DoorCounts, failureRate: number): Array<[string, boolean]> {
   return [
     ['zero non-2xx replies, errors or timeouts', door.non2xx === 0],
-    ['accepted = ROUTED + DEAD_LETTERED, nothing in flight at the deadline', recon.inFlight === 0 && recon.routed + recon.deadLettered === recon.accepted],
+    [
+      'accepted = ROUTED + DEAD_LETTERED, nothing in flight at the deadline',
+      recon.inFlight === 0 && recon.routed + recon.deadLettered === recon.accepted,
+    ],
     ['zero lost (every accepted event is in the ledger or still queued)', recon.lost.length === 0],
     [
       `duplicates suppressed: of ${door.duplicatesSent} re-sent, zero events applied more than once (counted from the shipment version records, not the ledger)`,

@@ -28,7 +28,11 @@ describe('a cloud stage (prod) package', () => {
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
   beforeAll(async () => {
-    const result = await runCommand('npx', ['serverless', 'package', '--stage', 'prod', '--package', out, ...paramArgs(REQUIRED_CLOUD_PARAMS)], {});
+    const result = await runCommand(
+      'npx',
+      ['serverless', 'package', '--stage', 'prod', '--package', out, ...paramArgs(REQUIRED_CLOUD_PARAMS)],
+      {},
+    );
     expect(result.code, result.stderr + result.stdout).toBe(0);
     text = readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8');
     template = JSON.parse(text) as Template;
@@ -37,7 +41,9 @@ describe('a cloud stage (prod) package', () => {
 
   it('passes cfn-lint with zero errors', () => {
     if (!existsSync(CFN_LINT)) throw new Error(DEPLOY_TOOLS_HINT);
-    const lint = spawnSync(CFN_LINT, ['--format', 'json', '--', join(out, 'cloudformation-template-update-stack.json')], { encoding: 'utf8' });
+    const lint = spawnSync(CFN_LINT, ['--format', 'json', '--', join(out, 'cloudformation-template-update-stack.json')], {
+      encoding: 'utf8',
+    });
     const findings = JSON.parse(lint.stdout || '[]') as Array<{ Level: string; Rule: { Id: string }; Message: string }>;
     const errors = findings.filter((f) => f.Level === 'Error');
     expect(errors.map((e) => `${e.Rule.Id} ${e.Message}`)).toEqual([]);
@@ -61,11 +67,14 @@ describe('a cloud stage (prod) package', () => {
 
   it('lets the functions read exactly the stage parameters, and puts them in the VPC', () => {
     const role = template.Resources.IamRoleLambdaExecution!;
-    const statements = (role.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown[] }> } }>)[0]!
-      .PolicyDocument.Statement.filter((s) => s.Action.some((a) => a.startsWith('ssm:')));
+    const statements = (
+      role.Properties.Policies as Array<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown[] }> } }>
+    )[0]!.PolicyDocument.Statement.filter((s) => s.Action.some((a) => a.startsWith('ssm:')));
     expect(statements).toHaveLength(1);
     const arns = statements[0]!.Resource.map((r) => (r as { 'Fn::Sub': string })['Fn::Sub']);
-    expect(arns.map((arn) => arn.split(':parameter')[1]).sort()).toEqual(SECRET_VARIABLES.map((name) => `/courier-event-gateway/prod/${name}`).sort());
+    expect(arns.map((arn) => arn.split(':parameter')[1]).sort()).toEqual(
+      SECRET_VARIABLES.map((name) => `/courier-event-gateway/prod/${name}`).sort(),
+    );
     for (const [name, fn] of ofType('AWS::Lambda::Function')) {
       expect(fn.Properties.VpcConfig, name).toEqual({
         SubnetIds: { 'Fn::Split': [',', REQUIRED_CLOUD_PARAMS.vpcSubnetIds] },
@@ -91,11 +100,17 @@ describe('a cloud stage (prod) package', () => {
     expect(stage.Properties.DefaultRouteSettings).toEqual({ ThrottlingBurstLimit: 1000, ThrottlingRateLimit: 500 });
     expect(template.Resources.IngestLambdaFunction!.Properties.ReservedConcurrentExecutions).toBe(100);
     const alarms = ofType('AWS::CloudWatch::Alarm');
-    const metrics = alarms.map(([, a]) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort();
-    expect(metrics).toEqual(expect.arrayContaining([
-      'AWS/ApiGateway/5xx', 'AWS/Lambda/Errors', 'AWS/Lambda/Throttles',
-      'CourierEventGateway/DeadLettersPending', 'CourierEventGateway/OldestWaitingAgeSeconds', 'CourierEventGateway/Replies',
-    ]));
+    const metrics = alarms.map(([, a]) => `${String(a.Properties.Namespace)}/${String(a.Properties.MetricName)}`).sort();
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        'AWS/ApiGateway/5xx',
+        'AWS/Lambda/Errors',
+        'AWS/Lambda/Throttles',
+        'CourierEventGateway/DeadLettersPending',
+        'CourierEventGateway/OldestWaitingAgeSeconds',
+        'CourierEventGateway/Replies',
+      ]),
+    );
     for (const [name, alarm] of alarms) expect(alarm.Properties.AlarmActions, name).toEqual([REQUIRED_CLOUD_PARAMS.alarmTopicArn]);
   });
 
@@ -103,8 +118,13 @@ describe('a cloud stage (prod) package', () => {
     const zips = readdirSync(out).filter((file) => file.endsWith('.zip'));
     expect(zips).toHaveLength(8);
     for (const zip of zips) {
-      const listing = spawnSync('unzip', ['-Z1', join(out, zip)], { encoding: 'utf8' }).stdout.trim().split('\n');
-      expect(listing.filter((entry) => entry.endsWith('.map')), zip).toEqual([]);
+      const listing = spawnSync('unzip', ['-Z1', join(out, zip)], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n');
+      expect(
+        listing.filter((entry) => entry.endsWith('.map')),
+        zip,
+      ).toEqual([]);
     }
   });
 
@@ -123,7 +143,12 @@ describe('a cloud stage (prod) package', () => {
 
   it('refuses to start a cloud stage under serverless offline without a required parameter, naming it', async () => {
     const params = Object.fromEntries(Object.entries(REQUIRED_CLOUD_PARAMS).filter(([name]) => name !== 'workerImage'));
-    const result = await runCommand('npx', ['serverless', 'offline', 'start', '--stage', 'prod', '--httpPort', '0', ...paramArgs(params)], {}, 60_000);
+    const result = await runCommand(
+      'npx',
+      ['serverless', 'offline', 'start', '--stage', 'prod', '--httpPort', '0', ...paramArgs(params)],
+      {},
+      60_000,
+    );
     expect(result.code).not.toBe(0);
     expect(result.stdout + result.stderr).toContain('missing required parameter(s): workerImage');
   });

@@ -20,12 +20,12 @@ interface ComposeService {
 /** docker-compose.yml, read by compose-go: the parser `docker compose` itself uses. */
 function loadCompose(file = 'docker-compose.yml'): { services: Record<string, ComposeService> } {
   if (!existsSync(CHECK)) throw new Error('compose-check is not built: run `npm run build:tools`');
-  return JSON.parse(execFileSync(CHECK, [file], { cwd: PROJECT_ROOT, encoding: 'utf8' }));
+  return JSON.parse(execFileSync(CHECK, [file], { cwd: PROJECT_ROOT, encoding: 'utf8' })) as { services: Record<string, ComposeService> };
 }
 
 describe('docker-compose.yml', () => {
   const compose = loadCompose();
-  const scripts = JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const scripts = (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
   it('is a valid Compose file with redis, mongo, api and worker', () => {
     expect(Object.keys(compose.services).sort()).toEqual(['api', 'mongo', 'redis', 'worker']);
@@ -61,7 +61,10 @@ describe('docker-compose.yml', () => {
         redis: { condition: 'service_healthy' },
         mongo: { condition: 'service_healthy' },
       });
-      expect(compose.services[name]?.environment).toMatchObject({ REDIS_URL: 'redis://redis:6379', MONGO_URL: 'mongodb://mongo:27017/gateway' });
+      expect(compose.services[name]?.environment).toMatchObject({
+        REDIS_URL: 'redis://redis:6379',
+        MONGO_URL: 'mongodb://mongo:27017/gateway',
+      });
     }
   });
 

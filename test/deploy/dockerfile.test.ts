@@ -12,10 +12,13 @@ import { PROJECT_ROOT } from '../support/processes';
 describe('the Dockerfile', () => {
   const text = readFileSync(resolve(PROJECT_ROOT, 'Dockerfile'), 'utf8');
   const stages = parseDockerfile(text);
-  const scripts = JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const scripts = (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const bundleCommand = (scripts['worker:bundle'] ?? '').split(' ');
   const stage = (name: string) => stages.find((s) => s.name === name);
-  const runs = (name: string) => stage(name)?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args) ?? [];
+  const runs = (name: string) =>
+    stage(name)
+      ?.instructions.filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args) ?? [];
 
   it('has the deps, dev, build and worker stages, the worker last so it is the default target', () => {
     expect(stages.map((s) => s.name)).toEqual(['deps', 'dev', 'build', 'worker']);
@@ -34,7 +37,10 @@ describe('the Dockerfile', () => {
   });
 
   it('keeps source maps beside the bundle but off unless asked for', () => {
-    const copies = stage('worker')?.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args).join(' ');
+    const copies = stage('worker')
+      ?.instructions.filter((i) => i.keyword === 'COPY')
+      .map((i) => i.args)
+      .join(' ');
     expect(copies).toContain('/app/dist/worker.js.map');
     expect(text).not.toMatch(/^ENV\s.*enable-source-maps/m);
   });
@@ -44,9 +50,17 @@ describe('the Dockerfile', () => {
     ['runs as root', (d) => d.replace(/^USER 1000:1000$/m, 'USER root'), /runs as root/],
     ['has no USER', (d) => d.replace(/^USER 1000:1000\n/m, ''), /runs as root/],
     ['has no init', (d) => d.replace(/^ENTRYPOINT .*\n/m, ''), /not an init/],
-    ['runs the worker with tsx', (d) => d.replace('CMD ["node", "dist/worker.js"]', 'CMD ["npx", "tsx", "lib/worker/main.ts"]'), /not "node dist\/worker.js"/],
+    [
+      'runs the worker with tsx',
+      (d) => d.replace('CMD ["node", "dist/worker.js"]', 'CMD ["npx", "tsx", "lib/worker/main.ts"]'),
+      /not "node dist\/worker.js"/,
+    ],
     ['uses a shell-form CMD', (d) => d.replace('CMD ["node", "dist/worker.js"]', 'CMD node dist/worker.js'), /shell form/],
-    ['copies the dev node_modules', (d) => d.replace(/^USER 1000:1000$/m, 'COPY --from=deps /app/node_modules ./node_modules\nUSER 1000:1000'), /node_modules/],
+    [
+      'copies the dev node_modules',
+      (d) => d.replace(/^USER 1000:1000$/m, 'COPY --from=deps /app/node_modules ./node_modules\nUSER 1000:1000'),
+      /node_modules/,
+    ],
     ['copies the sources', (d) => d.replace(/^USER 1000:1000$/m, 'COPY . .\nUSER 1000:1000'), /build context/],
     ['installs packages', (d) => d.replace(/^USER 1000:1000$/m, 'RUN npm ci --omit=dev\nUSER 1000:1000'), /package manager/],
     ['has no health check', (d) => d.replace(/^HEALTHCHECK [^\n]*\\\n[^\n]*\n/m, ''), /no HEALTHCHECK/],

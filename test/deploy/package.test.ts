@@ -29,7 +29,12 @@ describe('the deployable package', () => {
         .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
         .map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType ?? 'NONE']),
     );
-    expect(auth).toMatchObject({ 'GET /v1/ops/stats': 'AWS_IAM', 'GET /v1/ops/dlq': 'AWS_IAM', 'POST /v1/ops/dlq/replay': 'AWS_IAM', 'POST /v1/events': 'NONE' });
+    expect(auth).toMatchObject({
+      'GET /v1/ops/stats': 'AWS_IAM',
+      'GET /v1/ops/dlq': 'AWS_IAM',
+      'POST /v1/ops/dlq/replay': 'AWS_IAM',
+      'POST /v1/events': 'NONE',
+    });
   });
 
   it('packages offline into a CloudFormation template with every function and route', async () => {
@@ -41,13 +46,21 @@ describe('the deployable package', () => {
     const resources = Object.values(template.Resources);
     const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.map((f) => f.Properties.FunctionName).sort()).toEqual(
-      ['health', 'ingest', 'ops-dlq', 'ops-replay', 'ops-stats', 'ready', 'replay', 'status'].map((name) => `courier-event-gateway-dev-${name}`),
+      ['health', 'ingest', 'ops-dlq', 'ops-replay', 'ops-stats', 'ready', 'replay', 'status'].map(
+        (name) => `courier-event-gateway-dev-${name}`,
+      ),
     );
     for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
     const routes = resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual([
-      'GET /health', 'GET /ready', 'GET /v1/events/{eventId}', 'GET /v1/ops/dlq', 'GET /v1/ops/stats',
-      'POST /v1/events', 'POST /v1/ops/dlq/replay', 'POST /v1/sources/{source}/events',
+      'GET /health',
+      'GET /ready',
+      'GET /v1/events/{eventId}',
+      'GET /v1/ops/dlq',
+      'GET /v1/ops/stats',
+      'POST /v1/events',
+      'POST /v1/ops/dlq/replay',
+      'POST /v1/sources/{source}/events',
     ]);
     for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-replay']) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);

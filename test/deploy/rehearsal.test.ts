@@ -102,9 +102,13 @@ describe('a rehearsal deploy of a cloud stage', () => {
 
   it('finds the stage parameters where the functions and the worker read them', async () => {
     const ssm = client(SSMClient);
-    const { Parameters = [] } = await ssm.send(new GetParametersByPathCommand({ Path: '/courier-event-gateway/rehearsal', WithDecryption: false }));
+    const { Parameters = [] } = await ssm.send(
+      new GetParametersByPathCommand({ Path: '/courier-event-gateway/rehearsal', WithDecryption: false }),
+    );
     expect(Parameters.map((p) => [p.Name, p.Type]).sort()).toEqual(
-      Object.keys(SECRETS).map((name) => [`/courier-event-gateway/rehearsal/${name}`, 'SecureString']).sort(),
+      Object.keys(SECRETS)
+        .map((name) => [`/courier-event-gateway/rehearsal/${name}`, 'SecureString'])
+        .sort(),
     );
   });
 });

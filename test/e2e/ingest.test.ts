@@ -26,7 +26,7 @@ describe('the ingest endpoint', () => {
   let offline: RunningProcess;
   let baseUrl: string;
   let redis: Redis;
-  let queue: Queue;
+  let queue: Queue<{ event: { eventId: string } }>;
 
   beforeAll(async () => {
     ({ process: offline, baseUrl } = await startOffline(env));
@@ -62,7 +62,7 @@ describe('the ingest endpoint', () => {
     accepted++;
   });
 
-  it('checks a per-source route with that source\'s secrets only', async () => {
+  it("checks a per-source route with that source's secrets only", async () => {
     const postTo = (source: string, secret: string, event = sampleEvent({ source })) => {
       const body = JSON.stringify(event);
       return fetch(`${baseUrl}/v1/sources/${source}/events`, { method: 'POST', headers: signedHeaders(secret, body), body });
@@ -82,7 +82,11 @@ describe('the ingest endpoint', () => {
   it('takes the source of a per-source route when the body leaves it out', async () => {
     const { source: _omitted, ...event } = sampleEvent();
     const body = JSON.stringify(event);
-    const response = await fetch(`${baseUrl}/v1/sources/fedex/events`, { method: 'POST', headers: signedHeaders('fedex-secret', body), body });
+    const response = await fetch(`${baseUrl}/v1/sources/fedex/events`, {
+      method: 'POST',
+      headers: signedHeaders('fedex-secret', body),
+      body,
+    });
     expect(response.status).toBe(202);
     accepted++;
     expect(await response.json()).toMatchObject({ idempotencyKey: `fedex:${event.eventId}` });
@@ -118,11 +122,7 @@ describe('the ingest endpoint', () => {
   it('answers 401 with one generic message for a missing, wrong or stale signature', async () => {
     const body = JSON.stringify(sampleEvent());
     const stale = signedHeaders(TEST_SECRET, body, Math.floor(Date.now() / 1000) - 301);
-    const cases = [
-      { 'content-type': 'application/json' },
-      signedHeaders('rotated-out-secret', body),
-      stale,
-    ];
+    const cases = [{ 'content-type': 'application/json' }, signedHeaders('rotated-out-secret', body), stale];
     for (const headers of cases) {
       const response = await post(body, headers);
       expect(response.status).toBe(401);
@@ -174,10 +174,16 @@ describe('the ingest endpoint', () => {
   });
 
   it('publishes reply counts by status code as CloudWatch embedded metrics', () => {
-    const lines = offline.output().split('\n').filter((line) => line.includes('"_aws"') && line.includes('"Replies"'));
+    const lines = offline
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"_aws"') && line.includes('"Replies"'));
     const statuses = new Set(lines.map((line) => (JSON.parse(line) as { statusCode: string }).statusCode));
     for (const status of ['202', '400', '401', '413', '415']) expect(statuses).toContain(status);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'CourierEventGateway' }] }, Replies: expect.any(Number) });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Namespace: 'CourierEventGateway' }] },
+      Replies: expect.any(Number),
+    });
   });
 
   it('answers 429 with Retry-After once the backlog passes its bound, and queues nothing more', async () => {

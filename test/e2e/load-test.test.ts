@@ -27,7 +27,12 @@ describe('the load test', () => {
   /** `npm run load-test` against the stack with these options; its report, once it passed. */
   async function loadTest(options: string[]): Promise<string> {
     const report = join(mkdtempSync(join(tmpdir(), 'load-')), 'report.md');
-    const run = await runCommand('npm', ['run', '--silent', 'load-test', '--', '--url', baseUrl, ...options, '--drain-timeout', '240', '--report', report], env, 300_000);
+    const run = await runCommand(
+      'npm',
+      ['run', '--silent', 'load-test', '--', '--url', baseUrl, ...options, '--drain-timeout', '240', '--report', report],
+      env,
+      300_000,
+    );
     expect(run.code, run.stdout.slice(-3000) + run.stderr.slice(-2000)).toBe(0);
     const text = readFileSync(report, 'utf8');
     expect(text).toContain('**PASS**');
@@ -36,7 +41,13 @@ describe('the load test', () => {
 
   it('reconciles a run with duplicates and routing failures exactly, and writes its report', async () => {
     const text = await loadTest(['--requests', '300', '--connections', '25', '--duplicates', '0.1', '--failure-rate', '0.2']);
-    for (const check of ['zero non-2xx', 'zero lost', 'duplicates suppressed: of \\d+ re-sent, zero events applied more than once', 'the door flagged exactly the re-sends', 'retries observed']) {
+    for (const check of [
+      'zero non-2xx',
+      'zero lost',
+      'duplicates suppressed: of \\d+ re-sent, zero events applied more than once',
+      'the door flagged exactly the re-sends',
+      'retries observed',
+    ]) {
       expect(text).toMatch(new RegExp(`- PASS: ${check}`));
     }
     expect(text).toMatch(/\| lost \(accepted, yet neither in the ledger nor in Redis\) \| 0 \| ok \|/);

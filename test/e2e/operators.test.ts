@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleEvent } from '../../scripts/sample-event';
+import type { DeadLetterPage } from '../../lib/dead-letters/dead-letter-store';
+import type { GatewayStats } from '../../lib/ops/stats';
 import type { RunningProcess } from '../support/processes';
 import { reconcile } from '../support/reconcile';
 import { getStatus, isolatedEnv, postMany, startOffline, startWorker, TEST_STATUS_KEY, waitForState } from '../support/stack';
 
 const KEY = 'ops-key-current';
 
-// Replies are JSON objects whose shape each test asserts.
-const body = async (response: Response): Promise<any> => response.json();
+// Replies are JSON read as the shape the API documents; each test asserts what it needs of it.
+type DlqReply = DeadLetterPage & { countsByReason: Record<string, number> };
+const body = async <T>(response: Response): Promise<T> => (await response.json()) as T;
 
 /** The operator's tools against real processes: dead letters, replay, stats, and who may use them. */
 describe('operators', () => {
@@ -52,7 +55,11 @@ describe('operators', () => {
   });
 
   it('refuses every operator route without a valid key, and leaks nothing', async () => {
-    for (const [path, method] of [['/v1/ops/stats', 'GET'], ['/v1/ops/dlq', 'GET'], ['/v1/ops/dlq/replay', 'POST']] as const) {
+    for (const [path, method] of [
+      ['/v1/ops/stats', 'GET'],
+      ['/v1/ops/dlq', 'GET'],
+      ['/v1/ops/dlq/replay', 'POST'],
+    ] as const) {
       for (const key of [null, 'wrong-key', `${KEY}x`]) {
         const response = await ops(path, { method, ...(method === 'POST' ? { body: '{}' } : {}) }, key);
         expect(response.status, `${method} ${path} with ${key}`).toBe(401);
@@ -90,20 +97,25 @@ describe('operators', () => {
   });
 
   it('lists dead letters by filter, a page at a time, with counts by reason', async () => {
-    const first = await body(await ops('/v1/ops/dlq?source=dhl&limit=5'));
+    const first = await body<DlqReply>(await ops('/v1/ops/dlq?source=dhl&limit=5'));
     expect(first.items).toHaveLength(5);
     expect(first.countsByReason).toEqual({ RETRIES_EXHAUSTED: 12 });
-    expect(first.items[0]).toMatchObject({ source: 'dhl', reason: 'RETRIES_EXHAUSTED', attempts: 2, error: { name: 'TransientRoutingError' } });
-    expect(first.items[0].attemptHistory).toHaveLength(2);
-    const seen = new Set<string>(first.items.map((i: { eventId: string }) => i.eventId));
+    expect(first.items[0]).toMatchObject({
+      source: 'dhl',
+      reason: 'RETRIES_EXHAUSTED',
+      attempts: 2,
+      error: { name: 'TransientRoutingError' },
+    });
+    expect(first.items[0]!.attemptHistory).toHaveLength(2);
+    const seen = new Set<string>(first.items.map((i) => i.eventId));
     let cursor = first.nextCursor;
     while (cursor) {
-      const page = await body(await ops(`/v1/ops/dlq?source=dhl&limit=5&cursor=${cursor}`));
+      const page = await body<DlqReply>(await ops(`/v1/ops/dlq?source=dhl&limit=5&cursor=${cursor}`));
       for (const item of page.items) seen.add(item.eventId);
       cursor = page.nextCursor;
     }
     expect([...seen].sort()).toEqual(others.map((e) => e.eventId).sort());
-    expect((await body(await ops('/v1/ops/dlq?source=acme'))).items.map((i: { eventId: string }) => i.eventId)).toEqual([poison.eventId]);
+    expect((await body<DlqReply>(await ops('/v1/ops/dlq?source=acme'))).items.map((i) => i.eventId)).toEqual([poison.eventId]);
     expect((await ops('/v1/ops/dlq?reason=NOT_A_REASON')).status).toBe(400);
     expect((await ops('/v1/ops/dlq?cursor=garbage')).status).toBe(400);
   });
@@ -112,7 +124,7 @@ describe('operators', () => {
     const report = await replay({ source: 'acme', dryRun: true });
     expect(report).toMatchObject({ dryRun: true, replayed: [{ eventId: poison.eventId }] });
     expect((await getStatus(baseUrl, poison.eventId)).json.status).toBe('DEAD_LETTERED');
-    expect((await body(await ops('/v1/ops/dlq?source=acme'))).items).toHaveLength(1);
+    expect((await body<DlqReply>(await ops('/v1/ops/dlq?source=acme'))).items).toHaveLength(1);
   });
 
   it('replays the selected event and only it, which is then routed', async () => {
@@ -120,7 +132,11 @@ describe('operators', () => {
     expect(report.replayed.map((r) => r.eventId)).toEqual([poison.eventId]);
     const routed = await waitForState(baseUrl, poison.eventId, 'ROUTED');
     expect(routed).toMatchObject({ replayCount: 1, correlationId: expect.any(String) });
-    const untouched = await reconcile(env.MONGO_URL!, env.MONGO_DB!, others.map((e) => e.eventId));
+    const untouched = await reconcile(
+      env.MONGO_URL!,
+      env.MONGO_DB!,
+      others.map((e) => e.eventId),
+    );
     expect(untouched.deadLettered).toBe(12);
   });
 
@@ -146,7 +162,7 @@ describe('operators', () => {
   });
 
   it('reports queue, dead-letter and ledger counts', async () => {
-    const stats = await body(await ops('/v1/ops/stats'));
+    const stats = await body<GatewayStats>(await ops('/v1/ops/stats'));
     expect(stats.ledger).toMatchObject({ ROUTED: 13 });
     expect(stats.deadLetterQueue).toEqual({ pending: 0, queued: 0 });
     expect(stats.queue).toHaveProperty('waiting');

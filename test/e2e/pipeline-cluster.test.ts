@@ -56,7 +56,12 @@ describe('the pipeline on a Redis Cluster', () => {
     const statuses = await postMany(baseUrl, [...events, ...resent], 10);
     expect(statuses.every((status) => status === 202)).toBe(true);
 
-    const recon = await waitUntilSettled(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId), 90_000);
+    const recon = await waitUntilSettled(
+      env.MONGO_URL!,
+      env.MONGO_DB!,
+      events.map((e) => e.eventId),
+      90_000,
+    );
     expect(recon).toMatchObject({ expected: 30, routed: 30, deadLettered: 0, other: {}, missing: [], appliedTwice: [] });
     const view = (await getStatus(baseUrl, events[0]!.eventId)).json;
     expect(view).toMatchObject({ status: 'ROUTED', attempts: 1, routing: { lane: 'standard' } });
@@ -115,7 +120,10 @@ describe('the pipeline on a Redis Cluster', () => {
     expect([...slots]).toEqual([slot]);
     // BullMQ's queues and the gateway's own keys alike.
     for (const family of [':events:', ':events-dlq:', ':event-index:', ':seen:']) {
-      expect(keys.some((key) => key.includes(family)), family).toBe(true);
+      expect(
+        keys.some((key) => key.includes(family)),
+        family,
+      ).toBe(true);
     }
     expect(keys).toContain(settingsKey(prefix));
   });

@@ -79,10 +79,15 @@ describe('a cloud stage reading its secrets from SSM', () => {
     it('is ready: the secrets are read and the stores they name answer', async () => {
       // Polled as a load balancer would: a cold container's first Mongo connection and index build
       // on a fresh database can outlast the 1 s ping timeout.
-      const response = await waitFor('/ready to answer 200', async () => {
-        const reply = await fetch(`${baseUrl}/ready`);
-        return reply.status === 200 ? reply : undefined;
-      }, 15_000, 500);
+      const response = await waitFor(
+        '/ready to answer 200',
+        async () => {
+          const reply = await fetch(`${baseUrl}/ready`);
+          return reply.status === 200 ? reply : undefined;
+        },
+        15_000,
+        500,
+      );
       expect(await response.json()).toEqual({ ready: true, checks: { secrets: 'up', redis: 'up', mongo: 'up' } });
     });
 
@@ -109,7 +114,12 @@ describe('a cloud stage reading its secrets from SSM', () => {
     it('takes a secret rotated in SSM within the max age, with no restart', async () => {
       const rotatedAt = Date.now();
       await put(`${path}/WEBHOOK_SECRETS`, rotatedSecret);
-      await waitFor('the rotated secret to be accepted', async () => ((await postEvent(baseUrl, sampleEvent(), rotatedSecret)).response.status === 202 ? true : undefined), 20_000, 250);
+      await waitFor(
+        'the rotated secret to be accepted',
+        async () => ((await postEvent(baseUrl, sampleEvent(), rotatedSecret)).response.status === 202 ? true : undefined),
+        20_000,
+        250,
+      );
       // The max age is 2 s; a little more for the read itself and the polling.
       expect(Date.now() - rotatedAt).toBeLessThan(10_000);
       expect((await postEvent(baseUrl, sampleEvent(), firstSecret)).response.status).toBe(401);
@@ -150,7 +160,10 @@ describe('a cloud stage reading its secrets from SSM', () => {
         expect(response.status).toBe(503);
         expect(json).toMatchObject({ error: { code: 'SECRET_MISSING' } });
       }
-      const errors = offline.output().split('\n').filter((line) => line.includes('"level":"ERROR"') && line.includes(`${path}/WEBHOOK_SECRETS`));
+      const errors = offline
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('"level":"ERROR"') && line.includes(`${path}/WEBHOOK_SECRETS`));
       expect(errors.length).toBeGreaterThan(0);
     });
 

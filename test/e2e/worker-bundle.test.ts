@@ -14,7 +14,7 @@ import { isolatedEnv, postEvent, startOffline, waitForState } from '../support/s
  * CMD and docker compose's worker command), against the run's real Redis and Mongo-wire server.
  */
 describe('the worker bundle, with no node_modules', () => {
-  const scripts = JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const scripts = (JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   const [command = 'node', ...args] = (scripts['worker:bundle'] ?? '').split(' ');
   const appDir = mkdtempSync(join(tmpdir(), 'gateway-worker-bundle-'));
   const env = isolatedEnv('bundle', { ROUTING_LATENCY_MS: '100' });
@@ -65,11 +65,15 @@ describe('the worker bundle, with no node_modules', () => {
     worker.stderr?.on('data', keep);
     const health = `http://127.0.0.1:${metricsPort}/health`;
 
-    const state = await waitFor('the bundled worker to report healthy', async () => {
-      if (worker?.exitCode !== null) return 'exited';
-      const response = await fetch(health, { signal: AbortSignal.timeout(2000) });
-      return response.status === 200 ? 'healthy' : undefined;
-    }, 30_000);
+    const state = await waitFor(
+      'the bundled worker to report healthy',
+      async () => {
+        if (worker?.exitCode !== null) return 'exited';
+        const response = await fetch(health, { signal: AbortSignal.timeout(2000) });
+        return response.status === 200 ? 'healthy' : undefined;
+      },
+      30_000,
+    );
     expect(state, output.slice(-3000)).toBe('healthy');
     expect(output).toContain('worker started');
 
@@ -77,10 +81,17 @@ describe('the worker bundle, with no node_modules', () => {
     expect(response.status, `${JSON.stringify(json)}\n${offline.output().slice(-2000)}`).toBe(202);
     expect(await waitForState(baseUrl, event.eventId, 'ROUTED')).toMatchObject({ attempts: 1 });
 
-    const metrics = await waitFor('an EMF line from the bundle', async () =>
-      emfLines(output).find((line) => line._aws.CloudWatchMetrics[0]?.Namespace === 'CourierEventGateway'),
-    20_000);
-    expect(metrics).toMatchObject({ service: 'worker', Backlog: expect.any(Number), OldestWaitingAgeSeconds: expect.any(Number), DeadLettersPending: 0 });
+    const metrics = await waitFor(
+      'an EMF line from the bundle',
+      async () => emfLines(output).find((line) => line._aws.CloudWatchMetrics[0]?.Namespace === 'CourierEventGateway'),
+      20_000,
+    );
+    expect(metrics).toMatchObject({
+      service: 'worker',
+      Backlog: expect.any(Number),
+      OldestWaitingAgeSeconds: expect.any(Number),
+      DeadLettersPending: 0,
+    });
 
     worker.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done('timeout'), 25_000))]);

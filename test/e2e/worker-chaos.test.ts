@@ -61,7 +61,12 @@ describe('the worker on the shared services', () => {
       workers.push(await startWorker(env));
     }
     expect((await posting).every((status) => status === 202)).toBe(true);
-    const result = await waitUntilSettled(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId), 480_000);
+    const result = await waitUntilSettled(
+      env.MONGO_URL!,
+      env.MONGO_DB!,
+      events.map((e) => e.eventId),
+      480_000,
+    );
     expectSettledOnce(result);
   }, 600_000);
 
@@ -71,7 +76,11 @@ describe('the worker on the shared services', () => {
     workers.push(await startWorker(env));
     const statuses = await postMany(baseUrl, tripled, 60);
     expect(statuses.every((status) => status === 202)).toBe(true);
-    const result = await waitUntilSettled(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId));
+    const result = await waitUntilSettled(
+      env.MONGO_URL!,
+      env.MONGO_DB!,
+      events.map((e) => e.eventId),
+    );
     expectSettledOnce(result);
   }, 180_000);
 
@@ -80,10 +89,19 @@ describe('the worker on the shared services', () => {
     const shuffled = [...events].reverse();
     workers.push(await startWorker(env));
     expect((await postMany(baseUrl, shuffled, 12)).every((status) => status === 202)).toBe(true);
-    expectSettledOnce(await waitUntilSettled(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId)));
+    expectSettledOnce(
+      await waitUntilSettled(
+        env.MONGO_URL!,
+        env.MONGO_DB!,
+        events.map((e) => e.eventId),
+      ),
+    );
     const client = await MongoClient.connect(env.MONGO_URL!);
     try {
-      const shipment = await client.db(env.MONGO_DB).collection(Collections.shipments).findOne({ _id: 'order-S0' as never });
+      const shipment = await client
+        .db(env.MONGO_DB)
+        .collection(Collections.shipments)
+        .findOne({ _id: 'order-S0' as never });
       expect(shipment).toMatchObject({ status: 'STEP_11', lastEventId: 'order-11' });
     } finally {
       await client.close();
@@ -95,17 +113,32 @@ describe('the worker on the shared services', () => {
     const events = shipmentEvents(40, 40, 'drain');
     const worker = await startWorker(drainEnv);
     expect((await postMany(baseUrl, events)).every((status) => status === 202)).toBe(true);
-    await waitFor('events in flight', async () => {
-      const r = await reconcile(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId));
-      return (r.other.ROUTING_PENDING ?? 0) > 0 ? true : undefined;
-    }, 30_000, 100);
+    await waitFor(
+      'events in flight',
+      async () => {
+        const r = await reconcile(
+          env.MONGO_URL!,
+          env.MONGO_DB!,
+          events.map((e) => e.eventId),
+        );
+        return (r.other.ROUTING_PENDING ?? 0) > 0 ? true : undefined;
+      },
+      30_000,
+      100,
+    );
     const started = Date.now();
     const code = await worker.stop('SIGTERM', 20_000);
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(8000 + 3000);
     expect(worker.output()).toContain('"drained":true');
     workers.push(await startWorker(env));
-    expectSettledOnce(await waitUntilSettled(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId)));
+    expectSettledOnce(
+      await waitUntilSettled(
+        env.MONGO_URL!,
+        env.MONGO_DB!,
+        events.map((e) => e.eventId),
+      ),
+    );
   }, 120_000);
 
   it('keeps events waiting, not failing, while the routing circuit is open', async () => {
@@ -114,7 +147,11 @@ describe('the worker on the shared services', () => {
     workers.push(await startWorker(outage));
     expect((await postMany(baseUrl, events)).every((status) => status === 202)).toBe(true);
     await sleep(4000);
-    const during = await reconcile(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId));
+    const during = await reconcile(
+      env.MONGO_URL!,
+      env.MONGO_DB!,
+      events.map((e) => e.eventId),
+    );
     // The calls in flight when the circuit opened failed once; since then every event waits
     // for the circuit with the rest of its attempts intact, instead of burning all five.
     expect(during.deadLettered).toBe(0);
@@ -122,7 +159,14 @@ describe('the worker on the shared services', () => {
     expect(during.maxFailures).toBe(1);
     await workers.pop()!.crash();
     workers.push(await startWorker(env));
-    expectSettledOnce(await waitUntilSettled(env.MONGO_URL!, env.MONGO_DB!, events.map((e) => e.eventId), 90_000));
+    expectSettledOnce(
+      await waitUntilSettled(
+        env.MONGO_URL!,
+        env.MONGO_DB!,
+        events.map((e) => e.eventId),
+        90_000,
+      ),
+    );
   }, 150_000);
 });
 
@@ -150,7 +194,12 @@ describe('the worker through dependency outages (servers of its own)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'chaos-redis-'));
     await redis.stop();
     redis = await startRedis({ port: redis.port, dataDir });
-    const env: Record<string, string> = { ...isolatedEnv('redis-restart', FAST_WORKER), REDIS_URL: redis.url, MONGO_URL: mongo.url, ROUTING_LATENCY_MS: '200' };
+    const env: Record<string, string> = {
+      ...isolatedEnv('redis-restart', FAST_WORKER),
+      REDIS_URL: redis.url,
+      MONGO_URL: mongo.url,
+      ROUTING_LATENCY_MS: '200',
+    };
     const started = await startOffline(env);
     offline = started.process;
     const events = shipmentEvents(600, 60, 'rr');
@@ -160,7 +209,12 @@ describe('the worker through dependency outages (servers of its own)', () => {
     await redis.stop();
     await sleep(2000);
     redis = await startRedis({ port: redis.port, dataDir });
-    const result = await waitUntilSettled(mongo.url, env.MONGO_DB!, events.map((e) => e.eventId), 180_000);
+    const result = await waitUntilSettled(
+      mongo.url,
+      env.MONGO_DB!,
+      events.map((e) => e.eventId),
+      180_000,
+    );
     expectSettledOnce(result);
     expect(workers[0]!.child.exitCode).toBeNull();
   }, 300_000);
@@ -187,7 +241,12 @@ describe('the worker through dependency outages (servers of its own)', () => {
     await mongo.stop();
     await sleep(15_000);
     mongo = await startFerretDb({ port: mongo.port, dataDir });
-    const result = await waitUntilSettled(mongo.url, env.MONGO_DB!, events.map((e) => e.eventId), 240_000);
+    const result = await waitUntilSettled(
+      mongo.url,
+      env.MONGO_DB!,
+      events.map((e) => e.eventId),
+      240_000,
+    );
     expectSettledOnce(result);
     expect(workers[0]!.child.exitCode).toBeNull();
   }, 360_000);

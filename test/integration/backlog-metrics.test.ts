@@ -82,7 +82,11 @@ describe('the backlog metrics the worker publishes (real Redis and Mongo-wire se
     gone.disconnect();
     const errors: unknown[] = [];
     const lines = await captureEmf(async () => {
-      const publisher = startBacklogMetrics({ intervalMs: 3_600_000, read: () => readBacklog(unreachable, deadLetters), onError: (e) => errors.push(e) });
+      const publisher = startBacklogMetrics({
+        intervalMs: 3_600_000,
+        read: () => readBacklog(unreachable, deadLetters),
+        onError: (e) => errors.push(e),
+      });
       await publisher.publishNow();
       publisher.stop();
     });

@@ -44,7 +44,10 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const item = queued();
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
-    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).toMatchObject({ kind: 'claimed', entry: { round: 1, attempts: 1 } });
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'crashed', leaseMs: 1000 })).toMatchObject({
+      kind: 'claimed',
+      entry: { round: 1, attempts: 1 },
+    });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 })).kind).toBe('busy');
     clock.advance(1100);
     const takeover = await ledger.claimEvent({ item, payloadHash: hash, owner: 'survivor', leaseMs: 30_000 });
@@ -154,7 +157,13 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
-    expect(await ledger.markFailed({ key, owner: 'a', round: 1, attempts: 1 }, { attempt: 1, error: 'TransientRoutingError', message: '503' }, new Date(Date.now() + 1000))).toBe(true);
+    expect(
+      await ledger.markFailed(
+        { key, owner: 'a', round: 1, attempts: 1 },
+        { attempt: 1, error: 'TransientRoutingError', message: '503' },
+        new Date(Date.now() + 1000),
+      ),
+    ).toBe(true);
     const entry = await ledger.findByKey(key);
     expect(entry).toMatchObject({ status: 'FAILED', leaseOwner: null, attemptHistory: [{ attempt: 1, error: 'TransientRoutingError' }] });
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('claimed');
@@ -165,10 +174,18 @@ describe('the idempotency ledger (real Mongo-wire server)', () => {
     const hash = payloadHash(item.event);
     const key = item.event.idempotencyKey;
     await ledger.claimEvent({ item, payloadHash: hash, owner: 'a', leaseMs: 30_000 });
-    expect(await ledger.markDeadLettered({ key, owner: 'a', round: 1, attempts: 1 }, { attempt: 1, error: 'PayloadConflictError', message: 'x' })).toBe(true);
+    expect(
+      await ledger.markDeadLettered(
+        { key, owner: 'a', round: 1, attempts: 1 },
+        { attempt: 1, error: 'PayloadConflictError', message: 'x' },
+      ),
+    ).toBe(true);
     expect((await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).kind).toBe('dead-lettered');
     await ledger.markQueuedForReplay(key, 'job-r1');
     expect((await ledger.findByEventId(item.event.eventId))?.status).toBe('QUEUED');
-    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).toMatchObject({ kind: 'claimed', entry: { attempts: 1, replayCount: 1 } });
+    expect(await ledger.claimEvent({ item, payloadHash: hash, owner: 'b', leaseMs: 30_000 })).toMatchObject({
+      kind: 'claimed',
+      entry: { attempts: 1, replayCount: 1 },
+    });
   });
 });

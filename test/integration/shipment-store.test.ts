@@ -9,7 +9,13 @@ import { dyingAt, freshDatabase } from '../support/mongo';
 const routing = { hub: 'AMS-1', lane: 'standard' as const, reason: 'test', decidedAt: new Date().toISOString() };
 
 function event(shipmentId: string, eventId: string, status: string, occurredAt: string): ShipmentEvent {
-  const parsed = parseShipmentEvent({ eventId, eventType: 'shipment.status_changed', occurredAt, source: 'dhl', payload: { shipmentId, status } });
+  const parsed = parseShipmentEvent({
+    eventId,
+    eventType: 'shipment.status_changed',
+    occurredAt,
+    source: 'dhl',
+    payload: { shipmentId, status },
+  });
   if (!parsed.ok) throw new Error('bad event');
   return parsed.event;
 }
@@ -48,7 +54,11 @@ describe('shipment state (real Mongo-wire server)', () => {
     const outcomes = [];
     for (const i of [2, 0, 3, 1]) outcomes.push(await applyAsWorker(event('S-3', `e${i}`, statuses[i]!, times[i]!)));
     expect(outcomes).toEqual(['applied', 'stale', 'applied', 'stale']);
-    expect(await store.getShipment('S-3')).toMatchObject({ status: 'DELIVERED', lastEventId: 'e3', history: [{ eventId: 'e2' }, { eventId: 'e3' }] });
+    expect(await store.getShipment('S-3')).toMatchObject({
+      status: 'DELIVERED',
+      lastEventId: 'e3',
+      history: [{ eventId: 'e2' }, { eventId: 'e3' }],
+    });
   });
 
   it('creates a new shipment once when two events for it were routed side by side', async () => {
@@ -65,7 +75,9 @@ describe('shipment state (real Mongo-wire server)', () => {
 
   it('applies concurrent events for one shipment one at a time: none lost, the newest wins', async () => {
     await applyAsWorker(event('S-6', 'e-first', 'PICKED_UP', '2026-11-24T08:00:00Z'));
-    const events = Array.from({ length: 20 }, (_, i) => event('S-6', `e${i}`, `STEP_${i}`, new Date(Date.UTC(2026, 10, 24, 9, i)).toISOString()));
+    const events = Array.from({ length: 20 }, (_, i) =>
+      event('S-6', `e${i}`, `STEP_${i}`, new Date(Date.UTC(2026, 10, 24, 9, i)).toISOString()),
+    );
     const outcomes = await Promise.all(events.map((e) => applyAsWorker(e)));
     const shipment = await store.getShipment('S-6');
     expect(shipment).toMatchObject({ status: 'STEP_19', lastEventId: 'e19' });

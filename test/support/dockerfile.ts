@@ -39,7 +39,12 @@ export function parseDockerfile(text: string): Stage[] {
       const flags = rest.filter((word) => word.startsWith('--'));
       const words = rest.filter((word) => !word.startsWith('--'));
       const as = words.findIndex((word) => word.toUpperCase() === 'AS');
-      stages.push({ base: words[0] ?? '', ...(as > 0 && words[as + 1] ? { name: words[as + 1] } : {}), fromFlags: flags, instructions: [] });
+      stages.push({
+        base: words[0] ?? '',
+        ...(as > 0 && words[as + 1] ? { name: words[as + 1] } : {}),
+        fromFlags: flags,
+        instructions: [],
+      });
       continue;
     }
     stages.at(-1)?.instructions.push({ keyword: keyword.toUpperCase(), args });
@@ -77,7 +82,8 @@ export function productionStageProblems(stages: Stage[], bundleCommand: string[]
   if (!entryArgv || !cmdArgv) problems.push('ENTRYPOINT/CMD in shell form: /bin/sh would be PID 1 and swallow SIGTERM');
   const argv = [...(entryArgv ?? []), ...(cmdArgv ?? [])];
   const init = argv[0] ?? '';
-  if (!INITS.some((pattern) => pattern.test(init))) problems.push(`PID 1 is "${init || 'nothing'}", not an init that passes SIGTERM on (tini)`);
+  if (!INITS.some((pattern) => pattern.test(init)))
+    problems.push(`PID 1 is "${init || 'nothing'}", not an init that passes SIGTERM on (tini)`);
   else if (!stage.instructions.some((i) => i.keyword === 'RUN' && new RegExp(`install\\b.*\\b${init.split('/').pop()}\\b`).test(i.args))) {
     problems.push(`the init ${init} is not installed in the final stage`);
   }
@@ -89,7 +95,10 @@ export function productionStageProblems(stages: Stage[], bundleCommand: string[]
   const user = last('USER')?.args.split(':')[0];
   if (!user || user === 'root' || user === '0') problems.push(`runs as ${user ?? 'root (no USER)'}`);
 
-  const env = stage.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args).join(' ');
+  const env = stage.instructions
+    .filter((i) => i.keyword === 'ENV')
+    .map((i) => i.args)
+    .join(' ');
   if (!/\bNODE_ENV=production\b/.test(env)) problems.push('NODE_ENV is not production');
 
   const healthcheck = last('HEALTHCHECK');

@@ -18,14 +18,14 @@ async function reachable(redisUrl: string, mongoUrl: string): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    throw new Error(`REDIS_URL=${redisUrl} is not reachable (${String(error)}); start Redis or unset REDIS_URL`);
+    throw new Error(`REDIS_URL=${redisUrl} is not reachable (${String(error)}); start Redis or unset REDIS_URL`, { cause: error });
   } finally {
     redis.disconnect();
   }
   try {
     await mongo.db('admin').command({ ping: 1 });
   } catch (error) {
-    throw new Error(`MONGO_URL=${mongoUrl} is not reachable (${String(error)}); start it or unset MONGO_URL`);
+    throw new Error(`MONGO_URL=${mongoUrl} is not reachable (${String(error)}); start it or unset MONGO_URL`, { cause: error });
   } finally {
     await mongo.close();
   }

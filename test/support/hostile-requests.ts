@@ -21,8 +21,20 @@ export interface HostileRequest {
 }
 
 const ODD_STRINGS = [
-  '\u0000', '\ud800', '\udfff', '\u202e evil', 'zero\u200bwidth', '𝔘𝔫𝔦𝔠𝔬𝔡𝔢', '🚚📦'.repeat(50), 'ǅ\u0301\u0301\u0301',
-  '<script>alert(1)</script>', "'; DROP TABLE shipments; --", '${jndi:ldap://x}', '../../etc/passwd', '%00', '\r\n\r\n',
+  '\u0000',
+  '\ud800',
+  '\udfff',
+  '\u202e evil',
+  'zero\u200bwidth',
+  '𝔘𝔫𝔦𝔠𝔬𝔡𝔢',
+  '🚚📦'.repeat(50),
+  'ǅ\u0301\u0301\u0301',
+  '<script>alert(1)</script>',
+  "'; DROP TABLE shipments; --",
+  '${jndi:ldap://x}',
+  '../../etc/passwd',
+  '%00',
+  '\r\n\r\n',
 ];
 const WRONG_VALUES: unknown[] = [null, 0, -1, 1e308, true, [], {}, [1, 2], { $gt: '' }, 'x'.repeat(300), ''];
 const BAD_TIMESTAMPS = ['', 'abc', '-1', '1.5', '99999999999999999999', '0', String(2 ** 53), ' ', '1e9'];
@@ -48,11 +60,30 @@ export function hostileRequest(random: () => number, secret: string, maxBodyByte
   ];
   const base = sampleEvent() as unknown as Record<string, unknown>;
   const kind = pick(random, [
-    'broken-json-signed', 'broken-json-unsigned', 'wrong-types', 'huge-string', 'over-limit', 'deep-nesting',
-    'proto-keys', 'odd-unicode', 'missing-headers', 'duplicated-headers', 'bad-timestamp', 'wrong-content-type',
-    'not-an-object', 'wrong-route', 'empty-body', 'binary-body',
+    'broken-json-signed',
+    'broken-json-unsigned',
+    'wrong-types',
+    'huge-string',
+    'over-limit',
+    'deep-nesting',
+    'proto-keys',
+    'odd-unicode',
+    'missing-headers',
+    'duplicated-headers',
+    'bad-timestamp',
+    'wrong-content-type',
+    'not-an-object',
+    'wrong-route',
+    'empty-body',
+    'binary-body',
   ] as const);
-  const post = (body: string | Buffer, headers: HostileRequest['headers']): HostileRequest => ({ kind, method: 'POST', path: '/v1/events', headers, body });
+  const post = (body: string | Buffer, headers: HostileRequest['headers']): HostileRequest => ({
+    kind,
+    method: 'POST',
+    path: '/v1/events',
+    headers,
+    body,
+  });
   switch (kind) {
     case 'broken-json-signed': {
       const text = JSON.stringify(base);
@@ -64,7 +95,13 @@ export function hostileRequest(random: () => number, secret: string, maxBodyByte
       return post('{"eventId": ', [['content-type', 'application/json']]);
     case 'wrong-types': {
       const field = pick(random, ['eventId', 'eventType', 'occurredAt', 'source', 'payload', 'idempotencyKey']);
-      const body = JSON.stringify({ ...base, [field]: pick(random, WRONG_VALUES.filter((v) => typeof v !== 'string' || v.length > 256)) });
+      const body = JSON.stringify({
+        ...base,
+        [field]: pick(
+          random,
+          WRONG_VALUES.filter((v) => typeof v !== 'string' || v.length > 256),
+        ),
+      });
       return post(body, signed(body));
     }
     case 'huge-string': {
@@ -107,19 +144,36 @@ export function hostileRequest(random: () => number, secret: string, maxBodyByte
     }
     case 'bad-timestamp': {
       const body = JSON.stringify(base);
-      return post(body, signed(body).map(([name, value]) => [name, name === 'x-signature-timestamp' ? pick(random, BAD_TIMESTAMPS) : value]));
+      return post(
+        body,
+        signed(body).map(([name, value]) => [name, name === 'x-signature-timestamp' ? pick(random, BAD_TIMESTAMPS) : value]),
+      );
     }
     case 'wrong-content-type': {
       const body = JSON.stringify(base);
-      const type = pick(random, ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp']);
-      return post(body, signed(body).map(([name, value]) => [name, name === 'content-type' ? type : value]));
+      const type = pick(random, [
+        'text/plain',
+        'application/xml',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/jsonp',
+      ]);
+      return post(
+        body,
+        signed(body).map(([name, value]) => [name, name === 'content-type' ? type : value]),
+      );
     }
     case 'not-an-object': {
       const body = pick(random, ['null', '42', '"string"', '[]', '[{"eventId":"e"}]', 'true']);
       return post(body, signed(body));
     }
     case 'wrong-route':
-      return { kind, method: pick(random, ['GET', 'PUT', 'DELETE', 'PATCH']), path: pick(random, ['/v1/events', '/v1/event', '/v2/events', '/v1/sources//events']), headers: [] };
+      return {
+        kind,
+        method: pick(random, ['GET', 'PUT', 'DELETE', 'PATCH']),
+        path: pick(random, ['/v1/events', '/v1/event', '/v2/events', '/v1/sources//events']),
+        headers: [],
+      };
     case 'empty-body':
       return post('', signed(''));
     case 'binary-body': {

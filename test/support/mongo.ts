@@ -4,7 +4,10 @@ import { inject } from 'vitest';
 import { ensureIndexes } from '../../lib/store/mongo';
 
 /** A fresh database on the run's real Mongo-wire server, dropped by `close()`. */
-export async function freshDatabase(name: string, clientOptions: MongoClientOptions = {}): Promise<{ db: Db; client: MongoClient; close(): Promise<void> }> {
+export async function freshDatabase(
+  name: string,
+  clientOptions: MongoClientOptions = {},
+): Promise<{ db: Db; client: MongoClient; close(): Promise<void> }> {
   const client = await MongoClient.connect(inject('mongoUrl'), { serverSelectionTimeoutMS: 5000, ...clientOptions });
   const db = client.db(`test_${name}_${randomUUID().slice(0, 8)}`);
   await ensureIndexes(db);
@@ -25,16 +28,19 @@ export async function freshDatabase(name: string, clientOptions: MongoClientOpti
 export function dyingAt(db: Db, collection: string, method: 'updateOne' | 'insertOne'): Db {
   return new Proxy(db, {
     get(target, property, receiver) {
-      if (property !== 'collection') return Reflect.get(target, property, receiver);
+      if (property !== 'collection') return Reflect.get(target, property, receiver) as unknown;
       return (name: string) => {
         const real = target.collection(name);
         if (name !== collection) return real;
         return new Proxy(real, {
           get(c, p, r) {
             // Concurrent inserts on one collection go out together as one insertMany (lib/store/mongo.ts).
-            if (p === method || (method === 'insertOne' && p === 'insertMany')) return async () => { throw new Error('process died'); };
+            if (p === method || (method === 'insertOne' && p === 'insertMany'))
+              return async () => {
+                throw new Error('process died');
+              };
             const value = Reflect.get(c, p, r) as unknown;
-            return typeof value === 'function' ? value.bind(c) : value;
+            return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(c) : value;
           },
         });
       };

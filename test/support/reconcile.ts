@@ -1,4 +1,5 @@
 import { MongoClient } from 'mongodb';
+import type { LedgerEntry } from '../../lib/ledger/ledger';
 import { readApplications } from '../../lib/shipments/applications';
 import { Collections } from '../../lib/store/mongo';
 import { waitFor } from './processes';
@@ -25,11 +26,20 @@ export async function reconcile(mongoUrl: string, dbName: string, eventIds: stri
   try {
     const db = client.db(dbName);
     const entries = await db
-      .collection(Collections.ledger)
+      .collection<Pick<LedgerEntry, 'eventId' | 'status' | 'attempts' | 'attemptHistory'>>(Collections.ledger)
       .find({}, { projection: { eventId: 1, status: 1, attempts: 1, attemptHistory: 1 } })
       .toArray();
-    const byEvent = new Map(entries.map((e) => [e.eventId as string, e]));
-    const result: Reconciliation = { expected: eventIds.length, routed: 0, deadLettered: 0, other: {}, missing: [], appliedTwice: [], retried: 0, maxFailures: 0 };
+    const byEvent = new Map(entries.map((e) => [e.eventId, e]));
+    const result: Reconciliation = {
+      expected: eventIds.length,
+      routed: 0,
+      deadLettered: 0,
+      other: {},
+      missing: [],
+      appliedTwice: [],
+      retried: 0,
+      maxFailures: 0,
+    };
     for (const id of new Set(eventIds)) {
       const entry = byEvent.get(id);
       if (!entry) result.missing.push(id);
@@ -56,11 +66,18 @@ export async function reconcile(mongoUrl: string, dbName: string, eventIds: stri
 export async function waitUntilSettled(mongoUrl: string, dbName: string, eventIds: string[], timeoutMs = 120_000): Promise<Reconciliation> {
   let last: Reconciliation | undefined;
   try {
-    return await waitFor('every event to be ROUTED or DEAD_LETTERED', async () => {
-      last = await reconcile(mongoUrl, dbName, eventIds);
-      return last.routed + last.deadLettered === new Set(eventIds).size ? last : undefined;
-    }, timeoutMs, 1000);
+    return await waitFor(
+      'every event to be ROUTED or DEAD_LETTERED',
+      async () => {
+        last = await reconcile(mongoUrl, dbName, eventIds);
+        return last.routed + last.deadLettered === new Set(eventIds).size ? last : undefined;
+      },
+      timeoutMs,
+      1000,
+    );
   } catch (error) {
-    throw new Error(`${String(error)}\nlast reconciliation: ${JSON.stringify({ ...last, missing: last?.missing.slice(0, 5) })}`);
+    throw new Error(`${String(error)}\nlast reconciliation: ${JSON.stringify({ ...last, missing: last?.missing.slice(0, 5) })}`, {
+      cause: error,
+    });
   }
 }

@@ -35,7 +35,10 @@ export function isolatedEnv(name: string, extra: Record<string, string> = {}): R
  * `serverless offline` as a user runs it (`npm run offline`), on free ports. `args` go to the
  * CLI after the script's own (`--stage rehearsal`, `--param=name=value`).
  */
-export async function startOffline(env: Record<string, string>, args: string[] = []): Promise<{ process: RunningProcess; baseUrl: string }> {
+export async function startOffline(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ process: RunningProcess; baseUrl: string }> {
   const httpPort = await freePort();
   const lambdaPort = await freePort();
   const process = runScript('offline', { ...env, HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) }, args);
@@ -44,15 +47,20 @@ export async function startOffline(env: Record<string, string>, args: string[] =
     // waitFor retries whatever the check throws, so an exit is returned, not thrown; each probe has
     // its own timeout; and the whole wait stays below the 120 s hook timeout, so a start that fails
     // or hangs is reported here, with the emulator's output.
-    const state = await waitFor('serverless offline to answer /health', async () => {
-      if (process.child.exitCode !== null) return 'exited';
-      const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5000) });
-      return response.ok ? 'up' : undefined;
-    }, 100_000, 500);
+    const state = await waitFor(
+      'serverless offline to answer /health',
+      async () => {
+        if (process.child.exitCode !== null) return 'exited';
+        const response = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5000) });
+        return response.ok ? 'up' : undefined;
+      },
+      100_000,
+      500,
+    );
     if (state === 'exited') throw new Error(`offline exited with code ${process.child.exitCode}`);
   } catch (error) {
     await process.stop('SIGKILL');
-    throw new Error(`${String(error)}\n--- offline output ---\n${process.output().slice(-3000)}`);
+    throw new Error(`${String(error)}\n--- offline output ---\n${process.output().slice(-3000)}`, { cause: error });
   }
   return { process, baseUrl };
 }
@@ -61,10 +69,14 @@ export async function startOffline(env: Record<string, string>, args: string[] =
 export async function startWorker(env: Record<string, string>): Promise<RunningProcess> {
   // INFO, so the start-up line this waits for is printed.
   const worker = runScript('worker', { ...env, POWERTOOLS_LOG_LEVEL: 'INFO' });
-  const state = await waitFor('the worker to start', async () => {
-    if (worker.child.exitCode !== null) return 'exited';
-    return worker.output().includes('worker started') ? 'started' : undefined;
-  }, 60_000);
+  const state = await waitFor(
+    'the worker to start',
+    async () => {
+      if (worker.child.exitCode !== null) return 'exited';
+      return worker.output().includes('worker started') ? 'started' : undefined;
+    },
+    60_000,
+  );
   // Returned, not thrown, by the check: waitFor would retry a throw until its deadline.
   if (state === 'exited') throw new Error(`worker exited: ${worker.output().slice(-2000)}`);
   return worker;
@@ -85,10 +97,14 @@ export async function getStatus(baseUrl: string, eventId: string, key: string | 
 
 /** Waits until the status endpoint shows the event in `state`, and returns that view. */
 export async function waitForState(baseUrl: string, eventId: string, state: string, timeoutMs = 60_000) {
-  return waitFor(`event ${eventId} to be ${state}`, async () => {
-    const { json } = await getStatus(baseUrl, eventId);
-    return json.status === state ? json : undefined;
-  }, timeoutMs);
+  return waitFor(
+    `event ${eventId} to be ${state}`,
+    async () => {
+      const { json } = await getStatus(baseUrl, eventId);
+      return json.status === state ? json : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** POSTs every event with `concurrency` requests in flight; returns the replies' status codes. */

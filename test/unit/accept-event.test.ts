@@ -30,29 +30,39 @@ describe('accepting an event', () => {
     const event = sampleEvent();
     const receipt = await acceptEvent(request(event), { queue, backlog: open, enqueueTimeoutMs: 100 });
     expect(receipt).toEqual({
-      accepted: true, eventId: event.eventId, idempotencyKey: `dhl:${event.eventId}`, correlationId: 'c-1',
-      receivedAt: '2026-11-24T10:00:00.000Z', duplicate: false,
+      accepted: true,
+      eventId: event.eventId,
+      idempotencyKey: `dhl:${event.eventId}`,
+      correlationId: 'c-1',
+      receivedAt: '2026-11-24T10:00:00.000Z',
+      duplicate: false,
     });
     expect(added[0]).toMatchObject({ correlationId: 'c-1', event: { eventId: event.eventId } });
   });
 
   it('refuses an invalid event before touching the queue', async () => {
     const { queue, added } = fakeQueue();
-    await expect(acceptEvent(request({ eventId: 1 }), { queue, backlog: open, enqueueTimeoutMs: 100 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(acceptEvent(request({ eventId: 1 }), { queue, backlog: open, enqueueTimeoutMs: 100 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
     expect(added).toHaveLength(0);
   });
 
   it('answers 503-worthy errors when the queue hangs or fails, never a receipt', async () => {
     for (const behaviour of ['hang', 'fail'] as const) {
       const { queue } = fakeQueue(behaviour);
-      await expect(acceptEvent(request(sampleEvent()), { queue, backlog: open, enqueueTimeoutMs: 50 })).rejects.toBeInstanceOf(QueueUnavailableError);
+      await expect(acceptEvent(request(sampleEvent()), { queue, backlog: open, enqueueTimeoutMs: 50 })).rejects.toBeInstanceOf(
+        QueueUnavailableError,
+      );
     }
   });
 
   it('passes backpressure on as such, and queues nothing', async () => {
     const { queue, added } = fakeQueue();
     const full = { check: async () => Promise.reject(new BacklogFullError(5)) };
-    await expect(acceptEvent(request(sampleEvent()), { queue, backlog: full, enqueueTimeoutMs: 100 })).rejects.toBeInstanceOf(BacklogFullError);
+    await expect(acceptEvent(request(sampleEvent()), { queue, backlog: full, enqueueTimeoutMs: 100 })).rejects.toBeInstanceOf(
+      BacklogFullError,
+    );
     expect(added).toHaveLength(0);
   });
 
@@ -61,7 +71,11 @@ describe('accepting an event', () => {
     const { idempotencyKey: _k, ...bare } = sampleEvent();
     const keyed = await acceptEvent(request(bare, { defaultIdempotencyKey: 'msg_1' }), { queue, backlog: open, enqueueTimeoutMs: 100 });
     expect(keyed.idempotencyKey).toBe('msg_1');
-    const own = await acceptEvent(request({ ...bare, idempotencyKey: 'mine' }, { defaultIdempotencyKey: 'msg_1' }), { queue, backlog: open, enqueueTimeoutMs: 100 });
+    const own = await acceptEvent(request({ ...bare, idempotencyKey: 'mine' }, { defaultIdempotencyKey: 'msg_1' }), {
+      queue,
+      backlog: open,
+      enqueueTimeoutMs: 100,
+    });
     expect(own.idempotencyKey).toBe('mine');
   });
 

@@ -35,7 +35,12 @@ describe('backpressure', () => {
   });
 
   it('lets requests through when the backlog cannot be read; the enqueue decides then', async () => {
-    const guard = new BacklogGuard({ maxBacklog: 1, cacheMs: 0, retryAfterSeconds: 1, readBacklog: () => Promise.reject(new Error('down')) });
+    const guard = new BacklogGuard({
+      maxBacklog: 1,
+      cacheMs: 0,
+      retryAfterSeconds: 1,
+      readBacklog: () => Promise.reject(new Error('down')),
+    });
     await expect(guard.check()).resolves.toBeUndefined();
   });
 });

@@ -42,7 +42,7 @@ const DEVIATIONS: Record<'dev' | 'cloud' | 'envExample', Record<string, Deviatio
 /** The variables the schema gives a default, with that default as parsed. */
 const defaulted = Object.entries(environmentVariables).flatMap(([name, schema]) => {
   const fallback = schema.safeParse(undefined);
-  return fallback.success ? [{ name, schema, fallback: fallback.data as unknown }] : [];
+  return fallback.success ? [{ name, schema, fallback: fallback.data }] : [];
 });
 
 /** Variables whose value, parsed, is not the schema's default and not a listed deviation. */
@@ -81,7 +81,8 @@ function lambdaEnvironment(stage: string): Values {
   };
   const resolve = (value: unknown): string | undefined => {
     if (value === null || value === undefined) return undefined;
-    if (typeof value !== 'string') return String(value);
+    if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+    if (typeof value !== 'string') return JSON.stringify(value);
     let match = /^\$\{file\(\.\/deploy\/\$\{param:stageKind\}\.yml\):environment\.(\w+)(, null)?\}$/.exec(value);
     if (match) return resolve(stageFile.environment[match[1]!]);
     match = /^\$\{env:\w+, (?:'(.*)'|param:(\w+))\}$/.exec(value);

@@ -49,7 +49,11 @@ const cases: Case[] = [
   {
     promise: "waits, without using an attempt, until another worker's lease ends",
     result: { kind: 'busy', entry: entry(new Date(NOW + 5_000)) },
-    expected: { kind: DecisionKind.WAIT, until: NOW + 5_000, failure: { attempt: 1, error: 'LeaseHeldError', message: new LeaseHeldError('key-1').message } },
+    expected: {
+      kind: DecisionKind.WAIT,
+      until: NOW + 5_000,
+      failure: { attempt: 1, error: 'LeaseHeldError', message: new LeaseHeldError('key-1').message },
+    },
   },
   {
     promise: 'waits at least a second for a lease about to end',
@@ -73,7 +77,11 @@ const cases: Case[] = [
   {
     promise: 'dead-letters a job it cannot read at once',
     result: { kind: 'failed', error: new JobSchemaError('no eventId') },
-    expected: { kind: DecisionKind.DEAD_LETTER, reason: DeadLetterReason.INVALID_JOB, failure: { attempt: 1, error: 'JobSchemaError', message: 'no eventId' } },
+    expected: {
+      kind: DecisionKind.DEAD_LETTER,
+      reason: DeadLetterReason.INVALID_JOB,
+      failure: { attempt: 1, error: 'JobSchemaError', message: 'no eventId' },
+    },
   },
   {
     promise: "waits, without using an attempt, until the routing circuit's cool-down ends",
@@ -95,12 +103,21 @@ const cases: Case[] = [
     promise: 'waits a lease, without using an attempt, while another worker changes the shipment',
     result: { kind: 'failed', error: new ShipmentContentionError('S-1') },
     attempt: 3,
-    expected: { kind: DecisionKind.WAIT, until: NOW + 30_000, failure: expect.objectContaining({ attempt: 3, error: 'ShipmentContentionError' }) },
+    expected: {
+      kind: DecisionKind.WAIT,
+      until: NOW + 30_000,
+      failure: expect.objectContaining({ attempt: 3, error: 'ShipmentContentionError' }),
+    },
   },
   {
     promise: 'retries a transient routing failure after the backoff',
     result: { kind: 'failed', error: transient },
-    expected: { kind: DecisionKind.RETRY, delayMs: 1_000, error: transient, failure: { attempt: 1, error: 'TransientRoutingError', message: '503 from routing' } },
+    expected: {
+      kind: DecisionKind.RETRY,
+      delayMs: 1_000,
+      error: transient,
+      failure: { attempt: 1, error: 'TransientRoutingError', message: '503 from routing' },
+    },
   },
   {
     promise: 'doubles the backoff with each attempt and takes the jitter off it',
@@ -112,7 +129,12 @@ const cases: Case[] = [
   {
     promise: 'retries an unknown failure, even one that is not an Error',
     result: { kind: 'failed', error: 'socket hang up' },
-    expected: { kind: DecisionKind.RETRY, delayMs: 1_000, error: 'socket hang up', failure: { attempt: 1, error: 'Error', message: 'socket hang up' } },
+    expected: {
+      kind: DecisionKind.RETRY,
+      delayMs: 1_000,
+      error: 'socket hang up',
+      failure: { attempt: 1, error: 'Error', message: 'socket hang up' },
+    },
   },
   {
     promise: 'dead-letters a retryable failure on the last attempt',
@@ -145,7 +167,11 @@ describe('the retry delay BullMQ applies', () => {
   });
 
   it('keeps the original error name and message for the job record', () => {
-    expect(new RetryScheduledError(transient, 1_234)).toMatchObject({ name: 'TransientRoutingError', message: '503 from routing', cause: transient });
+    expect(new RetryScheduledError(transient, 1_234)).toMatchObject({
+      name: 'TransientRoutingError',
+      message: '503 from routing',
+      cause: transient,
+    });
   });
 
   it('is a capped backoff for any other failure of an event job', async () => {

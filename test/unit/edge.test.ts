@@ -24,7 +24,11 @@ describe('error replies', () => {
   it('lists field errors in a 400 and a Retry-After on a 503', () => {
     const invalid = replyForError(new ValidationError([{ path: 'payload.status', message: 'Required' }]));
     expect(JSON.parse(invalid.body)).toEqual({
-      error: { code: 'VALIDATION_FAILED', message: 'the event does not match the schema', details: [{ path: 'payload.status', message: 'Required' }] },
+      error: {
+        code: 'VALIDATION_FAILED',
+        message: 'the event does not match the schema',
+        details: [{ path: 'payload.status', message: 'Required' }],
+      },
     });
     expect(replyForError(new QueueUnavailableError(7)).headers['retry-after']).toBe('7');
   });
@@ -58,7 +62,11 @@ describe('configuration', () => {
 
 describe('the routing rule', () => {
   const event = (payload: Record<string, unknown> = {}): ShipmentEvent => ({
-    eventId: 'e', eventType: 't', occurredAt: '2026-01-01T00:00:00Z', source: 's', idempotencyKey: 's:e',
+    eventId: 'e',
+    eventType: 't',
+    occurredAt: '2026-01-01T00:00:00Z',
+    source: 's',
+    idempotencyKey: 's:e',
     payload: { shipmentId: 'S-1', status: 'IN_TRANSIT', ...payload },
   });
 
@@ -79,9 +87,12 @@ describe('the routing rule', () => {
 describe('parsing untrusted JSON', () => {
   it('drops __proto__ and constructor.prototype keys, so nothing reaches a prototype', async () => {
     const { withoutPrototypeKeys } = await import('../../lib/http/verify-signed-body');
-    const parsed = JSON.parse('{"a":1,"__proto__":{"polluted":true},"b":{"constructor":{"prototype":{"polluted":true}},"__proto__":{"x":1}}}', withoutPrototypeKeys);
+    const parsed = JSON.parse(
+      '{"a":1,"__proto__":{"polluted":true},"b":{"constructor":{"prototype":{"polluted":true}},"__proto__":{"x":1}}}',
+      withoutPrototypeKeys,
+    ) as Record<string, object>;
     expect(Object.keys(parsed)).toEqual(['a', 'b']);
-    expect(Object.keys(parsed.b)).toEqual([]);
+    expect(Object.keys(parsed.b!)).toEqual([]);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

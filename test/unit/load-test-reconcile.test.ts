@@ -26,7 +26,9 @@ function cleanRun(): RunRecords {
 const door: DoorCounts = { non2xx: 0, duplicatesSent: 1, replies202: 4, duplicatesFlagged: 1 };
 
 function failed(records: RunRecords, counts = door): string[] {
-  return runChecks(reconcileRun(records), counts, 0.2).filter(([, ok]) => !ok).map(([name]) => name);
+  return runChecks(reconcileRun(records), counts, 0.2)
+    .filter(([, ok]) => !ok)
+    .map(([name]) => name);
 }
 
 describe('the load test reconciliation', () => {

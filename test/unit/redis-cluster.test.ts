@@ -7,7 +7,10 @@ import { createRedis, type RedisClient } from '../../lib/queue/redis';
 describe('Redis Cluster configuration', () => {
   it('accepts a {hash tag} queue prefix, on one server or a cluster', () => {
     expect(connectionConfig({ QUEUE_PREFIX: '{gateway}' })).toMatchObject({ queuePrefix: '{gateway}', redisCluster: false });
-    expect(connectionConfig({ QUEUE_PREFIX: '{gw_eu-1}', REDIS_CLUSTER: 'true' })).toMatchObject({ queuePrefix: '{gw_eu-1}', redisCluster: true });
+    expect(connectionConfig({ QUEUE_PREFIX: '{gw_eu-1}', REDIS_CLUSTER: 'true' })).toMatchObject({
+      queuePrefix: '{gw_eu-1}',
+      redisCluster: true,
+    });
     expect(connectionConfig({ QUEUE_PREFIX: 'gateway', REDIS_CLUSTER: 'false' }).redisCluster).toBe(false);
   });
 
@@ -67,7 +70,9 @@ describe('createRedis', () => {
   it('passes the URL credentials and TLS to every node, and keeps TLS host names unresolved (ElastiCache)', async () => {
     const cluster = make({ redisUrl: 'rediss://app:s%40cret@127.0.0.1:1', redisCluster: true }, 'worker') as Cluster;
     expect(cluster.options.redisOptions).toMatchObject({ username: 'app', password: 's@cret', tls: {} });
-    const resolved = await new Promise((done) => cluster.options.dnsLookup!('clustercfg.example.cache.amazonaws.com', (_error, address) => done(address)));
+    const resolved = await new Promise((done) =>
+      cluster.options.dnsLookup!('clustercfg.example.cache.amazonaws.com', (_error, address) => done(address)),
+    );
     expect(resolved).toBe('clustercfg.example.cache.amazonaws.com');
     const tokenOnly = make({ redisUrl: 'rediss://:token@127.0.0.1:1', redisCluster: true }, 'producer') as Cluster;
     expect(tokenOnly.options.redisOptions).toMatchObject({ password: 'token' });

@@ -31,7 +31,10 @@ describe('failure classification', () => {
   });
 
   it('dead-letters a payload conflict and a job it cannot read at once', () => {
-    expect(classifyFailure(new PayloadConflictError('k'))).toEqual({ action: FailureAction.DEAD_LETTER, reason: DeadLetterReason.PAYLOAD_CONFLICT });
+    expect(classifyFailure(new PayloadConflictError('k'))).toEqual({
+      action: FailureAction.DEAD_LETTER,
+      reason: DeadLetterReason.PAYLOAD_CONFLICT,
+    });
     expect(classifyFailure(new JobSchemaError('bad'))).toEqual({ action: FailureAction.DEAD_LETTER, reason: DeadLetterReason.INVALID_JOB });
   });
 

@@ -40,7 +40,13 @@ describe('the event schema', () => {
 describe('payload fingerprints', () => {
   it('are the same whatever the key order', () => {
     const a = parseShipmentEvent(valid);
-    const b = parseShipmentEvent({ payload: { weightKg: 2.5, status: 'IN_TRANSIT', shipmentId: 'S-1' }, source: 'dhl', occurredAt: valid.occurredAt, eventType: valid.eventType, eventId: 'e-1' });
+    const b = parseShipmentEvent({
+      payload: { weightKg: 2.5, status: 'IN_TRANSIT', shipmentId: 'S-1' },
+      source: 'dhl',
+      occurredAt: valid.occurredAt,
+      eventType: valid.eventType,
+      eventId: 'e-1',
+    });
     expect(a.ok && b.ok && payloadHash(a.event) === payloadHash(b.event)).toBe(true);
   });
 

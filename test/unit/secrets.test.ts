@@ -21,7 +21,10 @@ const complete = (): Record<string, string> => ({
 });
 
 function fakeLogger() {
-  return { error: vi.fn(), warn: vi.fn(), info: vi.fn() } as unknown as Logger & { error: ReturnType<typeof vi.fn>; warn: ReturnType<typeof vi.fn> };
+  return { error: vi.fn(), warn: vi.fn(), info: vi.fn() } as unknown as Logger & {
+    error: ReturnType<typeof vi.fn>;
+    warn: ReturnType<typeof vi.fn>;
+  };
 }
 
 /** An SSM provider over an in-memory parameter store and a clock the test moves. */
@@ -38,7 +41,12 @@ function ssmOver(store: Record<string, string>, maxAgeSeconds = 60) {
 
 describe('the secret parameters', () => {
   it('requires the signing secrets, the operator keys and both store URLs; source secrets and status keys are optional', () => {
-    expect(SECRET_PARAMETERS.filter((p) => p.required).map((p) => p.name)).toEqual(['WEBHOOK_SECRETS', 'OPS_API_KEYS', 'REDIS_URL', 'MONGO_URL']);
+    expect(SECRET_PARAMETERS.filter((p) => p.required).map((p) => p.name)).toEqual([
+      'WEBHOOK_SECRETS',
+      'OPS_API_KEYS',
+      'REDIS_URL',
+      'MONGO_URL',
+    ]);
     expect(SECRET_PARAMETERS.filter((p) => !p.required).map((p) => p.name)).toEqual(['SOURCE_SECRETS', 'STATUS_API_KEYS']);
     expect(parameterName(PATH, 'WEBHOOK_SECRETS')).toBe('/courier-event-gateway/prod/WEBHOOK_SECRETS');
   });
@@ -48,20 +56,28 @@ describe('secrets configuration', () => {
   it('reads secrets from the environment unless told otherwise; from SSM with a 60 s max age by default', () => {
     expect(secretsSourceConfig({})).toEqual({ source: 'env' });
     expect(secretsSourceConfig({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: PATH })).toEqual({ source: 'ssm', path: PATH, maxAgeSeconds: 60 });
-    expect(secretsSourceConfig({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: PATH, SECRETS_MAX_AGE_SECONDS: '2' })).toEqual({ source: 'ssm', path: PATH, maxAgeSeconds: 2 });
+    expect(secretsSourceConfig({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: PATH, SECRETS_MAX_AGE_SECONDS: '2' })).toEqual({
+      source: 'ssm',
+      path: PATH,
+      maxAgeSeconds: 2,
+    });
   });
 
   it('fails naming SECRETS_PATH when SSM is the source and no path is given, or a bad one', () => {
     expect(() => secretsSourceConfig({ SECRETS_SOURCE: 'ssm' })).toThrow(ConfigError);
     expect(() => secretsSourceConfig({ SECRETS_SOURCE: 'ssm' })).toThrow(/SECRETS_PATH: required when SECRETS_SOURCE=ssm/);
     expect(() => secretsSourceConfig({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: `${PATH}/` })).toThrow(/SECRETS_PATH/);
-    expect(() => secretsSourceConfig({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: PATH, SECRETS_MAX_AGE_SECONDS: '0' })).toThrow(/SECRETS_MAX_AGE_SECONDS/);
+    expect(() => secretsSourceConfig({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: PATH, SECRETS_MAX_AGE_SECONDS: '0' })).toThrow(
+      /SECRETS_MAX_AGE_SECONDS/,
+    );
     expect(() => secretsSourceConfig({ SECRETS_SOURCE: 'vault' })).toThrow(/SECRETS_SOURCE/);
   });
 
   it('ignores the SSM settings when the environment is the source', () => {
     // serverless offline passes a stage's null variables as the string "null".
-    expect(secretsSourceConfig({ SECRETS_SOURCE: 'env', SECRETS_PATH: 'null', SECRETS_MAX_AGE_SECONDS: 'null' })).toEqual({ source: 'env' });
+    expect(secretsSourceConfig({ SECRETS_SOURCE: 'env', SECRETS_PATH: 'null', SECRETS_MAX_AGE_SECONDS: 'null' })).toEqual({
+      source: 'env',
+    });
   });
 
   it('keeps the status route closed unless STATUS_ROUTE_OPEN is exactly true', () => {
@@ -73,7 +89,12 @@ describe('secrets configuration', () => {
 
   it('parses parameter values like the variables, naming the parameter and never the value when one is bad', () => {
     const values = secretValues({ WEBHOOK_SECRETS: 'a, b', SOURCE_SECRETS: 'dhl=x|y', STATUS_API_KEYS: 's1,s2' }, full);
-    expect(values).toMatchObject({ webhookSecrets: ['a', 'b'], sourceSecrets: { dhl: ['x', 'y'] }, statusApiKeys: ['s1', 's2'], opsApiKeys: [] });
+    expect(values).toMatchObject({
+      webhookSecrets: ['a', 'b'],
+      sourceSecrets: { dhl: ['x', 'y'] },
+      statusApiKeys: ['s1', 's2'],
+      opsApiKeys: [],
+    });
     const bad = () => secretValues({ SOURCE_SECRETS: 'dhl=ok,a-pasted-secret-value' }, full);
     expect(bad).toThrow(`${PATH}/SOURCE_SECRETS: entry 2 is not source=secret[|secret]`);
     expect(bad).not.toThrow(/a-pasted-secret/);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
 // The plugin is plain JavaScript, loaded by the framework with require.
-const StageChecks = require('../../deploy/stage-checks') as new (serverless: unknown) => {
+const StageChecks = createRequire(import.meta.url)('../../deploy/stage-checks') as new (serverless: unknown) => {
   hooks: Record<string, () => unknown>;
 };
 
@@ -32,7 +33,9 @@ describe('the stage-checks plugin', () => {
   it('stops packaging a cloud stage whose required parameter is empty, naming it and what it is for', () => {
     const { hooks } = plugin(cloudChecks);
     expect(() => hooks['before:package:initialize']!()).toThrow(FrameworkError);
-    expect(() => hooks['before:package:initialize']!()).toThrow(/missing required parameter\(s\): workerImage\n.*--param="workerImage=\.\.\."\s+the worker image URI/);
+    expect(() => hooks['before:package:initialize']!()).toThrow(
+      /missing required parameter\(s\): workerImage\n.*--param="workerImage=\.\.\."\s+the worker image URI/,
+    );
   });
 
   it('lets a stage with every parameter, and the dev stage (no checks), through', () => {
@@ -42,12 +45,16 @@ describe('the stage-checks plugin', () => {
 
   it('stops a deploy whose secrets are missing from SSM, naming each, without reading any value', async () => {
     const { hooks, requests } = plugin(cloudChecks, (names) => ({ InvalidParameters: names.filter((n) => n.endsWith('REDIS_URL')) }));
-    await expect(hooks['before:deploy:deploy']!()).rejects.toThrow('missing secret parameter(s) in SSM: /courier-event-gateway/prod/REDIS_URL');
-    expect(requests).toEqual([{
-      service: 'SSM',
-      method: 'getParameters',
-      params: { Names: ['/courier-event-gateway/prod/WEBHOOK_SECRETS', '/courier-event-gateway/prod/REDIS_URL'], WithDecryption: false },
-    }]);
+    await expect(hooks['before:deploy:deploy']!()).rejects.toThrow(
+      'missing secret parameter(s) in SSM: /courier-event-gateway/prod/REDIS_URL',
+    );
+    expect(requests).toEqual([
+      {
+        service: 'SSM',
+        method: 'getParameters',
+        params: { Names: ['/courier-event-gateway/prod/WEBHOOK_SECRETS', '/courier-event-gateway/prod/REDIS_URL'], WithDecryption: false },
+      },
+    ]);
   });
 
   it('lets a deploy through when every secret exists', async () => {

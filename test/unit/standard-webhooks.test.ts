@@ -32,7 +32,9 @@ describe('Standard Webhooks signatures', () => {
     const stranger = `whsec_${randomBytes(24).toString('base64')}`;
     expect(() => verifyRequestSignature(Buffer.from(body), signedWithLibrary(stranger), options)).toThrow(SignatureError);
     expect(() => verifyRequestSignature(Buffer.from(body + ' '), signedWithLibrary(secret), options)).toThrow(SignatureError);
-    expect(() => verifyRequestSignature(Buffer.from(body), { ...signedWithLibrary(secret), 'webhook-id': 'msg_other' }, options)).toThrow(SignatureError);
+    expect(() => verifyRequestSignature(Buffer.from(body), { ...signedWithLibrary(secret), 'webhook-id': 'msg_other' }, options)).toThrow(
+      SignatureError,
+    );
     const stale = signedWithLibrary(secret, 'msg_old', new Date(Date.now() - 301_000));
     expect(() => verifyRequestSignature(Buffer.from(body), stale, options)).toThrow(SignatureError);
   });

@@ -18,7 +18,14 @@ describe("the worker's health", () => {
   describe('GET /health on the metrics port', () => {
     let signals = running;
     const metrics = new WorkerMetrics({ queueCounts: async () => ({}), deadLetters: async () => 0, breakerState: () => 0 });
-    const server = serveMetrics(metrics, 0, (error) => { throw error; }, () => assessWorkerHealth(signals));
+    const server = serveMetrics(
+      metrics,
+      0,
+      (error) => {
+        throw error;
+      },
+      () => assessWorkerHealth(signals),
+    );
     const url = async (path: string) => {
       if (!server.listening) await once(server, 'listening');
       return `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
