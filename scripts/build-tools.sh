@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project's Go tools into tools/*/bin: FerretDB (the Mongo wire-protocol server the
-# tests run) and compose-check (the Compose-file validator). Skips a tool that is up to date.
+# tests run), compose-check (the Compose-file validator) and Toxiproxy (the fault proxy the chaos
+# tests put between a process and its stores). Skips a tool that is up to date.
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ ferretdb_patched_modfile() {
   echo "bin/patched.mod"
 }
 
-for tool in ferretdb compose-check; do
+for tool in ferretdb compose-check toxiproxy; do
   dir="tools/$tool"
   bin="$dir/bin/$tool"
   if [ -x "$bin" ] && [ ! "$self" -nt "$bin" ] && [ -z "$(find "$dir" -maxdepth 1 \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -newer "$bin")" ]; then
@@ -46,7 +47,10 @@ for tool in ferretdb compose-check; do
   echo "build-tools: building $bin"
   start=$(date +%s)
   flags=()
+  package=.
   if [ "$tool" = ferretdb ]; then flags=(-modfile "$(ferretdb_patched_modfile)"); fi
-  (cd "$dir" && go build -trimpath "${flags[@]}" -o "bin/$tool" .)
+  # Toxiproxy has no source here: go.mod pins its server as a tool, built straight from the module.
+  if [ "$tool" = toxiproxy ]; then package=github.com/Shopify/toxiproxy/v2/cmd/server; fi
+  (cd "$dir" && go build -trimpath "${flags[@]}" -o "bin/$tool" "$package")
   echo "build-tools: built $bin in $(( $(date +%s) - start )) s"
 done
