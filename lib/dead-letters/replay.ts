@@ -81,44 +81,64 @@ function toFilter(request: z.output<typeof replayRequestSchema>): DeadLetterFilt
  * await replayDeadLetters(parseReplayRequest({ source: 'dhl', limit: 10, dryRun: true }), deps);
  */
 export async function replayDeadLetters(request: z.output<typeof replayRequestSchema>, deps: ReplayDependencies): Promise<ReplayReport> {
-  const rate = request.ratePerSecond ?? deps.defaultRatePerSecond;
   const report: ReplayReport = { dryRun: request.dryRun, replayed: [], skipped: [], ratePerSecond: 0 };
   const { items } = await deps.deadLetters.list(toFilter(request), { limit: request.limit });
-  const started = performance.now();
+  const pace = pacer(request.ratePerSecond ?? deps.defaultRatePerSecond);
   for (const selected of items) {
     const base = { eventId: selected.eventId, idempotencyKey: selected.idempotencyKey, reason: selected.reason };
     if (request.dryRun) {
       report.replayed.push(base);
       continue;
     }
-    const record = await deps.deadLetters.claimForReplay(selected._id);
-    if (!record) {
-      report.skipped.push({ ...base, why: 'taken by another replay' });
-      continue;
-    }
-    try {
-      const entry = await deps.ledger.findByKey(record.idempotencyKey);
-      if (entry?.status === EventStatus.ROUTED) {
-        await deps.deadLetters.markResolved(record);
-        report.skipped.push({ ...base, why: 'already routed' });
-        continue;
-      }
-      // Pace: the n-th replayed event goes out no sooner than n / rate seconds after the start.
-      const due = started + (report.replayed.length * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      const jobId = `${jobIdFor(record.idempotencyKey)}-r${record.replayCount + 1}`;
-      await deps.ledger.markQueuedForReplay(record.idempotencyKey, jobId);
-      await deps.events.enqueue(record.item, jobId);
-      await deps.deadLetters.markReplayed(record, jobId);
-      report.replayed.push({ ...base, jobId });
-    } catch (error) {
-      await deps.deadLetters.releaseReplay(record._id).catch(() => undefined);
-      throw error;
-    }
+    const outcome = await replayOne(selected._id, deps, () => pace.waitTurn(report.replayed.length));
+    if ('why' in outcome) report.skipped.push({ ...base, why: outcome.why });
+    else report.replayed.push({ ...base, jobId: outcome.jobId });
   }
-  const seconds = (performance.now() - started) / 1000;
-  report.ratePerSecond =
-    !request.dryRun && seconds > 0 && report.replayed.length > 1 ? Number(((report.replayed.length - 1) / seconds).toFixed(1)) : 0;
+  report.ratePerSecond = request.dryRun ? 0 : pace.achievedRate(report.replayed.length);
   return report;
+}
+
+/**
+ * Takes one dead letter and puts its event back on the main queue, or says why not. A failure
+ * after the take lets the record go again, so the next replay can pick it up.
+ */
+async function replayOne(
+  id: string,
+  deps: ReplayDependencies,
+  waitTurn: () => Promise<void>,
+): Promise<{ jobId: string } | { why: string }> {
+  const record = await deps.deadLetters.claimForReplay(id);
+  if (!record) return { why: 'taken by another replay' };
+  try {
+    const entry = await deps.ledger.findByKey(record.idempotencyKey);
+    if (entry?.status === EventStatus.ROUTED) {
+      await deps.deadLetters.markResolved(record);
+      return { why: 'already routed' };
+    }
+    await waitTurn();
+    const jobId = `${jobIdFor(record.idempotencyKey)}-r${record.replayCount + 1}`;
+    await deps.ledger.markQueuedForReplay(record.idempotencyKey, jobId);
+    await deps.events.enqueue(record.item, jobId);
+    await deps.deadLetters.markReplayed(record, jobId);
+    return { jobId };
+  } catch (error) {
+    await deps.deadLetters.releaseReplay(record._id).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The n-th replayed event goes out no sooner than n / rate seconds after the start. */
+function pacer(ratePerSecond: number) {
+  const started = performance.now();
+  return {
+    async waitTurn(n: number): Promise<void> {
+      const wait = started + (n * 1000) / ratePerSecond - performance.now();
+      if (wait > 0) await sleep(wait);
+    },
+    /** Events per second achieved between the first and the last of `count`. */
+    achievedRate(count: number): number {
+      const seconds = (performance.now() - started) / 1000;
+      return seconds > 0 && count > 1 ? Number(((count - 1) / seconds).toFixed(1)) : 0;
+    },
+  };
 }

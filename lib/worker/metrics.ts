@@ -47,31 +47,7 @@ export class WorkerMetrics implements ProcessorMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
       registers,
     });
-    new Gauge({
-      name: 'gateway_queue_jobs',
-      help: 'Jobs in the events queue, by state',
-      labelNames: ['state'],
-      registers,
-      async collect() {
-        for (const [state, count] of Object.entries(await sources.queueCounts())) this.set({ state }, count);
-      },
-    });
-    new Gauge({
-      name: 'gateway_dead_letters',
-      help: 'Dead letters waiting for an operator',
-      registers,
-      async collect() {
-        this.set(await sources.deadLetters());
-      },
-    });
-    new Gauge({
-      name: 'gateway_routing_breaker_state',
-      help: 'Routing circuit breaker: 0 closed, 1 half-open, 2 open',
-      registers,
-      collect() {
-        this.set(sources.breakerState());
-      },
-    });
+    sourceGauges(sources, registers);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -111,4 +87,33 @@ export function serveMetrics(metrics: WorkerMetrics, port: number, onError: (err
   server.on('error', onError);
   server.listen(port);
   return server;
+}
+
+/** Gauges read from their sources when Prometheus scrapes, not kept up to date between scrapes. */
+function sourceGauges(sources: MetricSources, registers: Registry[]): void {
+  new Gauge({
+    name: 'gateway_queue_jobs',
+    help: 'Jobs in the events queue, by state',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      for (const [state, count] of Object.entries(await sources.queueCounts())) this.set({ state }, count);
+    },
+  });
+  new Gauge({
+    name: 'gateway_dead_letters',
+    help: 'Dead letters waiting for an operator',
+    registers,
+    async collect() {
+      this.set(await sources.deadLetters());
+    },
+  });
+  new Gauge({
+    name: 'gateway_routing_breaker_state',
+    help: 'Routing circuit breaker: 0 closed, 1 half-open, 2 open',
+    registers,
+    collect() {
+      this.set(sources.breakerState());
+    },
+  });
 }
