@@ -25,8 +25,7 @@ export interface LedgerEntry {
   correlationId: string;
   status: EventStatus;
   attempts: number;
-  /** Absent until the first failure on some Mongo-wire servers. */
-  attemptHistory?: AttemptRecord[];
+  attemptHistory: AttemptRecord[];
   leaseOwner: string | null;
   leaseUntil: Date | null;
   receivedAt: Date;

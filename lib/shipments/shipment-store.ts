@@ -27,17 +27,17 @@ export interface ShipmentState {
   history: AppliedEvent[];
   updatedAt: Date;
   /** 1 when created, one more for every applied event; each step is taken with a unique insert. */
-  version?: number;
+  version: number;
   /**
    * The event that created the shipment. Version 1 has no version record, and the history is
    * trimmed: with this, every application stays on record (see `readApplications`).
    */
-  firstEventId?: string;
+  firstEventId: string;
 }
 
 /** What applying one event changes: absolute values and a set member, so applying it twice is harmless. */
 interface ShipmentChange {
-  set: Omit<ShipmentState, '_id' | 'history'>;
+  set: Omit<ShipmentState, '_id' | 'history' | 'firstEventId'>;
   applied: AppliedEvent;
 }
 
@@ -131,7 +131,7 @@ export class MongoShipmentStore implements ShipmentStore {
       }
       if (state.history.some((entry) => entry.eventId === event.eventId)) return 'already-applied';
       if (state.lastEventAt && state.lastEventAt.getTime() >= occurredAt.getTime()) return 'stale';
-      const version = (state.version ?? 0) + 1;
+      const version = state.version + 1;
       const change: ShipmentChange = { set: { ...fields, version }, applied };
       const historyLength = state.history.length + 1;
       const write = () => this.#write({ _id: shipmentId }, change, historyLength);
@@ -152,13 +152,13 @@ export class MongoShipmentStore implements ShipmentStore {
   /** The state to decide on after losing `version` to another writer. */
   async #afterLostVersion(shipmentId: string, version: number): Promise<ShipmentState | null> {
     const state = await this.getShipment(shipmentId);
-    if ((state?.version ?? 0) >= version) return state;
+    if (state !== null && state.version >= version) return state;
     // If its writer died between taking the version and writing it, write it for them, only over
-    // the version before (shipments from before versions have none); else give it time to write.
-    const before = version - 1 === 0 ? null : version - 1;
+    // the version before (a lost version is 2 or more: version 1 is the shipment's insert); else
+    // give it time to write.
     const found = await this.#versions.rollForward(
       stepId(version, shipmentId),
-      (record) => this.#write({ _id: shipmentId, version: before as never }, record.change, (state?.history.length ?? 0) + 1),
+      (record) => this.#write({ _id: shipmentId, version: version - 1 }, record.change, (state?.history.length ?? 0) + 1),
       this.#abandonedAfterMs,
     );
     if (found !== 'rolled-forward') await sleep(20);

@@ -40,7 +40,7 @@ function fromLedger(entry: LedgerEntry): EventStatusView {
     eventType: entry.eventType,
     correlationId: entry.correlationId,
     attempts: entry.attempts,
-    attemptHistory: (entry.attemptHistory ?? []).map((a) => ({
+    attemptHistory: entry.attemptHistory.map((a) => ({
       attempt: a.attempt,
       at: a.at.toISOString(),
       error: a.error,

@@ -71,7 +71,16 @@ describe('the routing rule', () => {
   });
 
   it('holds events for a shipment that is already delivered', () => {
-    const shipment = { _id: 'S-1', status: 'DELIVERED', lastEventId: 'x', lastEventAt: new Date(), history: [], updatedAt: new Date() };
+    const shipment = {
+      _id: 'S-1',
+      status: 'DELIVERED',
+      lastEventId: 'x',
+      lastEventAt: new Date(),
+      history: [],
+      updatedAt: new Date(),
+      version: 1,
+      firstEventId: 'x',
+    };
     expect(decideRoute({ event: event(), shipment }).lane).toBe('hold');
   });
 
