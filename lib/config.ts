@@ -182,7 +182,10 @@ const workerSchema = z
     DRAIN_TIMEOUT_MS: int(20_000, 0),
     ROUTING_LATENCY_MS: int(2000),
     ROUTING_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+    /** A routing call not answered within this is abandoned as a transient failure (any routing service). */
     ROUTING_TIMEOUT_MS: int(5000, 1),
+    /** The routing service's URL (POST, JSON); empty: the simulator (ROUTING_LATENCY_MS, ROUTING_FAILURE_RATE). */
+    ROUTING_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
     BREAKER_FAILURE_THRESHOLD: int(5, 1),
     BREAKER_COOLDOWN_MS: int(10_000, 1),
     /** Times a job may be orphaned by a crashed worker and come back before BullMQ fails it. */
@@ -198,7 +201,13 @@ const workerSchema = z
     backoff: { baseMs: env.BACKOFF_BASE_MS, maxMs: env.BACKOFF_MAX_MS, jitter: env.BACKOFF_JITTER },
     leaseMs: env.LEASE_MS,
     drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
-    routing: { latencyMs: env.ROUTING_LATENCY_MS, failureRate: env.ROUTING_FAILURE_RATE, timeoutMs: env.ROUTING_TIMEOUT_MS },
+    routing: {
+      latencyMs: env.ROUTING_LATENCY_MS,
+      failureRate: env.ROUTING_FAILURE_RATE,
+      timeoutMs: env.ROUTING_TIMEOUT_MS,
+      /** Absent: the simulator. */
+      url: env.ROUTING_URL || undefined,
+    },
     breaker: { failureThreshold: env.BREAKER_FAILURE_THRESHOLD, cooldownMs: env.BREAKER_COOLDOWN_MS },
     maxStalledCount: env.MAX_STALLED_COUNT,
     metricsPort: env.METRICS_PORT,
