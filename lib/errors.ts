@@ -82,11 +82,24 @@ export class EventNotFoundError extends GatewayError {
   }
 }
 
-/** The routing service failed in a way that may pass (timeout, 5xx, simulated failure). */
+/** The routing service failed in a way that may pass (timeout, 5xx, 429, unreachable, simulated failure). */
 export class TransientRoutingError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'TransientRoutingError';
+  }
+}
+
+/**
+ * The routing service refused the request (a 4xx other than 429): asking again with the same
+ * event gets the same answer, so the event is dead-lettered at once, for an operator to look at.
+ */
+export class RoutingRejectedError extends GatewayError {
+  readonly status: number;
+  constructor(status: number, detail: string, options?: { cause?: unknown }) {
+    super(`routing service refused the event with ${status}${detail ? `: ${detail}` : ''}`, options);
+    this.name = 'RoutingRejectedError';
+    this.status = status;
   }
 }
 

@@ -3,9 +3,11 @@ import { connectionConfig, type ConnectionConfig, type WorkerConfig } from './co
 import type { DeadLetterStore } from './dead-letters/dead-letter-store';
 import { BullEventQueue } from './queue/event-queue';
 import { createRedis, type RedisClient, type RedisRole } from './queue/redis';
+import { HttpRoutingService } from './routing/http-routing-service';
 import { RuntimeSettings } from './routing/runtime-settings';
 import { SimulatedRoutingService } from './routing/simulated-routing-service';
 import type { RoutingService } from './routing/types';
+import { withDeadline } from './routing/with-deadline';
 import type { SecretName } from './secrets/secret-parameters';
 
 /**
@@ -93,23 +95,29 @@ export async function sharedDeadLetters(role: RedisRole = 'producer'): Promise<D
 }
 
 /**
- * The routing service the worker calls, behind the `RoutingService` port. Today the simulator,
- * whose failure rate an operator (or the load test) can change at run time through
- * `RuntimeSettings`. A real service is one more adapter: implement `RoutingService` (an HTTP
- * call that throws `TransientRoutingError` on a 5xx or a timeout) and construct it here instead.
+ * The routing service the worker calls, behind the `RoutingService` port: the HTTP adapter when
+ * ROUTING_URL is set, else the simulator, whose failure rate an operator (or the load test) can
+ * change at run time through `RuntimeSettings`. Either way behind the port's deadline
+ * (ROUTING_TIMEOUT_MS), so a service that never answers cannot hold a worker slot.
  */
 export async function sharedRoutingService(options: WorkerConfig['routing']): Promise<RoutingService> {
   if (routing) return routing.service;
+  if (options.url) {
+    routing = { service: withDeadline(new HttpRoutingService({ url: options.url }), options.timeoutMs), close: () => undefined };
+    return routing.service;
+  }
   const redis = await sharedRedis('worker');
   const { queuePrefix } = await sharedConfig();
   // Another caller may have made it while this one waited.
   if (!routing) {
     const settings = new RuntimeSettings(redis, queuePrefix);
     void settings.refresh();
-    routing = {
-      service: new SimulatedRoutingService({ ...options, failureRateOverride: () => settings.routingFailureRate() }),
-      close: () => settings.close(),
-    };
+    const simulator = new SimulatedRoutingService({
+      latencyMs: options.latencyMs,
+      failureRate: options.failureRate,
+      failureRateOverride: () => settings.routingFailureRate(),
+    });
+    routing = { service: withDeadline(simulator, options.timeoutMs), close: () => settings.close() };
   }
   return routing.service;
 }

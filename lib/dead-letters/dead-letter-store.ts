@@ -13,6 +13,8 @@ export const DeadLetterReason = {
   RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
   PAYLOAD_CONFLICT: 'PAYLOAD_CONFLICT',
   INVALID_JOB: 'INVALID_JOB',
+  /** The routing service refused the event (a 4xx): retrying would get the same answer. */
+  ROUTING_REJECTED: 'ROUTING_REJECTED',
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 

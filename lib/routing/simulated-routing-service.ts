@@ -8,8 +8,6 @@ export interface SimulatedRoutingOptions {
   latencyMs: number;
   /** Share of calls, 0..1, that fail with a transient error after the latency. */
   failureRate: number;
-  /** A call slower than this is abandoned as a transient failure. */
-  timeoutMs: number;
   /** Injectable randomness for unit tests. */
   random?: () => number;
   /** A failure rate set at run time (the load test's), overriding `failureRate` while defined. */
@@ -21,7 +19,8 @@ const FINAL_STATUSES = new Set(['DELIVERED', 'RETURNED', 'CANCELLED']);
 
 /**
  * Stands in for the external routing service: the same latency and failure behaviour, and a
- * deterministic decision from the event and the shipment's current state.
+ * deterministic decision from the event and the shipment's current state. A latency longer
+ * than ROUTING_TIMEOUT_MS times out at the port's deadline (`withDeadline`), like a real service.
  */
 export class SimulatedRoutingService implements RoutingService {
   readonly #options: Required<SimulatedRoutingOptions>;
@@ -31,13 +30,10 @@ export class SimulatedRoutingService implements RoutingService {
   }
 
   async route(request: RoutingRequest): Promise<RoutingDecision> {
-    const { latencyMs, timeoutMs, random } = this.#options;
+    const { latencyMs, random } = this.#options;
     const failureRate = this.#options.failureRateOverride() ?? this.#options.failureRate;
-    if (latencyMs > timeoutMs) {
-      await sleep(timeoutMs);
-      throw new TransientRoutingError(`routing service timed out after ${timeoutMs} ms`);
-    }
-    await sleep(latencyMs);
+    // Cancelled with the call: a timed-out call does not go on to decide anything.
+    await sleep(latencyMs, undefined, request.signal ? { signal: request.signal } : {});
     if (failureRate > 0 && random() < failureRate) {
       throw new TransientRoutingError('routing service answered 503');
     }
@@ -46,7 +42,7 @@ export class SimulatedRoutingService implements RoutingService {
 }
 
 /** The routing rule itself, pure: a hub by shipment, a lane by service level and state. */
-export function decideRoute({ event, shipment }: RoutingRequest, now = new Date()): RoutingDecision {
+export function decideRoute({ event, shipment }: Pick<RoutingRequest, 'event' | 'shipment'>, now = new Date()): RoutingDecision {
   const digest = createHash('sha256').update(event.payload.shipmentId).digest();
   const hub = HUBS[digest[0]! % HUBS.length]!;
   const decidedAt = now.toISOString();

@@ -1,4 +1,11 @@
-import { CircuitOpenError, JobSchemaError, LeaseHeldError, PayloadConflictError, ShipmentContentionError } from '../errors';
+import {
+  CircuitOpenError,
+  JobSchemaError,
+  LeaseHeldError,
+  PayloadConflictError,
+  RoutingRejectedError,
+  ShipmentContentionError,
+} from '../errors';
 import { DeadLetterReason } from '../dead-letters/dead-letter-store';
 
 /** What to do with a job whose attempt failed. */
@@ -27,6 +34,9 @@ export function classifyFailure(error: unknown): FailureDecision {
   }
   if (error instanceof JobSchemaError) {
     return { action: FailureAction.DEAD_LETTER, reason: DeadLetterReason.INVALID_JOB };
+  }
+  if (error instanceof RoutingRejectedError) {
+    return { action: FailureAction.DEAD_LETTER, reason: DeadLetterReason.ROUTING_REJECTED };
   }
   if (error instanceof LeaseHeldError || error instanceof CircuitOpenError || error instanceof ShipmentContentionError) {
     return { action: FailureAction.DELAY, reason: DeadLetterReason.RETRIES_EXHAUSTED };

@@ -89,6 +89,9 @@ function logStarted({ config, logger, workerId }: RunningWorker): void {
     workerId,
     concurrency: config.concurrency,
     rateLimitPerSecond: config.rateLimitPerSecond,
+    // The URL's origin only: its path or query may carry a credential.
+    routingService: config.routing.url ? new URL(config.routing.url).origin : 'simulated',
+    routingTimeoutMs: config.routing.timeoutMs,
     routingLatencyMs: config.routing.latencyMs,
     routingFailureRate: config.routing.failureRate,
     metricsPort: config.metricsPort,

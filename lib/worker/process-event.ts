@@ -99,7 +99,9 @@ function createAttempt(deps: ProcessorDependencies) {
   return async function attemptEvent(job: Job<QueuedEvent>, token?: string): Promise<ProcessOutcome> {
     const attempt = job.attemptsMade + 1;
     const policy = { maxAttempts: job.opts.attempts ?? 1, backoff: deps.backoff, leaseMs: deps.leaseMs };
-    const log = jobLog(deps.logger, { correlationId: job.data?.correlationId, eventId: job.data?.event?.eventId, jobId: job.id, attempt });
+    // The correlation id as readJob falls back to it, so no line about the job goes without one.
+    const correlationId = String(job.data?.correlationId ?? job.id);
+    const log = jobLog(deps.logger, { correlationId, eventId: job.data?.event?.eventId, jobId: job.id, attempt });
     const run: AttemptRun = { deps, job, token, owner: `${deps.workerId}/${token ?? job.id}`, log };
     const attempted = await runAttempt(run);
     return carryOut(decideAttempt(attempted.result, attempt, policy), run, attempted);
@@ -119,7 +121,7 @@ async function runAttempt(run: AttemptRun): Promise<Attempted> {
   if (!claim.ok) return { result: failed(claim.error), item, payloadHash: hash };
   if (claim.value.kind !== 'claimed') return { result: claim.value, item, payloadHash: hash };
   const claimed = claim.value.entry;
-  const routed = await settle(() => routeEvent(run, item.event, tokenOf(claimed, owner)));
+  const routed = await settle(() => routeEvent(run, item, tokenOf(claimed, owner)));
   return { result: routed.ok ? routed.value : failed(routed.error), item, payloadHash: hash, claimed };
 }
 
@@ -131,11 +133,12 @@ function openEvent(job: Job<QueuedEvent>, breaker: ProcessorDependencies['breake
 }
 
 /** Looks up the shipment, asks the routing service, applies the new state once, completes the ledger entry. */
-async function routeEvent(run: AttemptRun, event: QueuedEvent['event'], claim: ClaimToken): Promise<AttemptResult> {
+async function routeEvent(run: AttemptRun, item: QueuedEvent, claim: ClaimToken): Promise<AttemptResult> {
   const { deps } = run;
+  const { event, correlationId } = item;
   const shipment = await deps.shipments.getShipment(event.payload.shipmentId);
   const routingStarted = performance.now();
-  const routing = await deps.routing.route({ event, shipment }).catch((error: unknown) => {
+  const routing = await deps.routing.route({ event, shipment, correlationId }).catch((error: unknown) => {
     deps.metrics?.routingCall('error', (performance.now() - routingStarted) / 1000);
     throw error;
   });
