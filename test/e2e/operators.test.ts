@@ -25,8 +25,14 @@ describe('operators', () => {
   let offline: RunningProcess;
   let baseUrl: string;
   let worker: RunningProcess | undefined;
-  const poison = sampleEvent({ source: 'acme', eventType: 'shipment.poison' });
-  const others = Array.from({ length: 12 }, () => sampleEvent({ source: 'dhl' }));
+  // Every event below is dead-lettered once, before the tests. Each test replays only events of its
+  // own (a source of its own), so no test depends on what another did first.
+  const poison = sampleEvent({ source: 'acme', eventType: 'shipment.poison' }); // read and listed, never replayed
+  const others = Array.from({ length: 12 }, () => sampleEvent({ source: 'dhl' })); // listed, never replayed
+  const selected = sampleEvent({ source: 'ups' });
+  const concurrent = Array.from({ length: 4 }, () => sampleEvent({ source: 'fedex' }));
+  const paced = Array.from({ length: 8 }, () => sampleEvent({ source: 'gls' }));
+  const all = [poison, ...others, selected, ...concurrent, ...paced];
 
   const ops = (path: string, init: RequestInit = {}, key: string | null = KEY) =>
     fetch(`${baseUrl}${path}`, {
@@ -43,8 +49,8 @@ describe('operators', () => {
     ({ process: offline, baseUrl } = await startOffline(env));
     // Every routing call fails: all of these end as dead letters.
     worker = await startWorker({ ...env, ROUTING_FAILURE_RATE: '1' });
-    expect((await postMany(baseUrl, [poison, ...others])).every((s) => s === 202)).toBe(true);
-    for (const event of [poison, ...others]) await waitForState(baseUrl, event.eventId, 'DEAD_LETTERED');
+    expect((await postMany(baseUrl, all)).every((s) => s === 202)).toBe(true);
+    for (const event of all) await waitForState(baseUrl, event.eventId, 'DEAD_LETTERED');
     await worker.stop();
     worker = await startWorker(env); // the cause is fixed
   });
@@ -128,9 +134,9 @@ describe('operators', () => {
   });
 
   it('replays the selected event and only it, which is then routed', async () => {
-    const report = await replay({ ids: [poison.eventId] });
-    expect(report.replayed.map((r) => r.eventId)).toEqual([poison.eventId]);
-    const routed = await waitForState(baseUrl, poison.eventId, 'ROUTED');
+    const report = await replay({ ids: [selected.eventId] });
+    expect(report.replayed.map((r) => r.eventId)).toEqual([selected.eventId]);
+    const routed = await waitForState(baseUrl, selected.eventId, 'ROUTED');
     expect(routed).toMatchObject({ replayCount: 1, correlationId: expect.any(String) });
     const untouched = await reconcile(
       env.MONGO_URL!,
@@ -141,7 +147,7 @@ describe('operators', () => {
   });
 
   it('replays once when two replays of the same dead letters run at once', async () => {
-    const targets = others.slice(0, 4).map((e) => e.eventId);
+    const targets = concurrent.map((e) => e.eventId);
     const [a, b] = await Promise.all([replay({ ids: targets }), replay({ ids: targets })]);
     expect([...a.replayed, ...b.replayed].map((r) => r.eventId).sort()).toEqual([...targets].sort());
     for (const id of targets) {
@@ -152,19 +158,29 @@ describe('operators', () => {
 
   it('holds a replay to its rate cap', async () => {
     const started = Date.now();
-    const report = await replay({ source: 'dhl', ratePerSecond: 4 });
+    const report = await replay({ source: 'gls', ratePerSecond: 4 });
     const seconds = (Date.now() - started) / 1000;
     expect(report.replayed).toHaveLength(8);
     // 8 events at 4/s: the last goes out no sooner than 7 / 4 = 1.75 s after the first.
     expect(seconds).toBeGreaterThanOrEqual(1.75);
     expect(report.ratePerSecond).toBeLessThanOrEqual(4);
-    for (const event of others) await waitForState(baseUrl, event.eventId, 'ROUTED');
+    for (const event of paced) await waitForState(baseUrl, event.eventId, 'ROUTED');
   });
 
   it('reports queue, dead-letter and ledger counts', async () => {
+    // Whatever the other tests replayed before this one, the counts must match the stores.
+    const settled = await reconcile(
+      env.MONGO_URL!,
+      env.MONGO_DB!,
+      all.map((e) => e.eventId),
+    );
+    expect(settled.routed + settled.deadLettered).toBe(all.length);
     const stats = await body<GatewayStats>(await ops('/v1/ops/stats'));
-    expect(stats.ledger).toMatchObject({ ROUTED: 13 });
-    expect(stats.deadLetterQueue).toEqual({ pending: 0, queued: 0 });
+    expect({ ROUTED: stats.ledger.ROUTED ?? 0, DEAD_LETTERED: stats.ledger.DEAD_LETTERED ?? 0 }).toEqual({
+      ROUTED: settled.routed,
+      DEAD_LETTERED: settled.deadLettered,
+    });
+    expect(stats.deadLetterQueue).toEqual({ pending: settled.deadLettered, queued: settled.deadLettered });
     expect(stats.queue).toHaveProperty('waiting');
     expect(typeof stats.oldestWaitingSeconds).toBe('number');
   });
