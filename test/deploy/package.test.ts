@@ -34,6 +34,8 @@ describe('the deployable package', () => {
       'GET /v1/ops/dlq': 'AWS_IAM',
       'POST /v1/ops/dlq/replay': 'AWS_IAM',
       'POST /v1/events': 'NONE',
+      // The console is a static page: its calls to the operator routes carry the credentials.
+      'GET /ops': 'NONE',
     });
   });
 
@@ -46,7 +48,7 @@ describe('the deployable package', () => {
     const resources = Object.values(template.Resources);
     const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.map((f) => f.Properties.FunctionName).sort()).toEqual(
-      ['health', 'ingest', 'ops-dlq', 'ops-replay', 'ops-stats', 'ready', 'replay', 'status'].map(
+      ['console', 'health', 'ingest', 'ops-dlq', 'ops-replay', 'ops-stats', 'ready', 'replay', 'status'].map(
         (name) => `courier-event-gateway-dev-${name}`,
       ),
     );
@@ -54,6 +56,8 @@ describe('the deployable package', () => {
     const routes = resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual([
       'GET /health',
+      'GET /ops',
+      'GET /ops/{asset}',
       'GET /ready',
       'GET /v1/events/{eventId}',
       'GET /v1/ops/dlq',
@@ -62,7 +66,7 @@ describe('the deployable package', () => {
       'POST /v1/ops/dlq/replay',
       'POST /v1/sources/{source}/events',
     ]);
-    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-replay']) {
+    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-replay', 'console']) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
     }
   });
