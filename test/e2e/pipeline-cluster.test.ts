@@ -49,6 +49,23 @@ describe('the pipeline on a Redis Cluster', () => {
     await cluster?.stop();
   });
 
+  /** Every key on each master node. */
+  const keysByNode = () =>
+    Promise.all(
+      redis.nodes('master').map(async (node) => {
+        const keys: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, batch] = await node.scan(cursor, 'COUNT', 1000);
+          keys.push(...batch);
+          cursor = next;
+        } while (cursor !== '0');
+        return keys;
+      }),
+    );
+  const slotsOf = async (keys: string[]) =>
+    new Set(await Promise.all(keys.map(async (key) => Number(await redis.cluster('KEYSLOT', key)))));
+
   it('routes every signed event exactly once, duplicates included', async () => {
     expect((await fetch(`${baseUrl}/ready`)).status).toBe(200);
     const events = shipmentEvents(30, 5, `cl-${Date.now()}`);
@@ -85,6 +102,10 @@ describe('the pipeline on a Redis Cluster', () => {
     expect(response.status).toBe(202);
     const dead = await waitForState(baseUrl, event.eventId, 'DEAD_LETTERED');
     expect(dead.attempts).toBe(2);
+    // The dead-letter queue's keys share the hash tag's slot too.
+    const dlqKeys = (await keysByNode()).flat().filter((key) => key.includes(':events-dlq:'));
+    expect(dlqKeys.length).toBeGreaterThan(0);
+    expect([...(await slotsOf(dlqKeys))]).toEqual([Number(await redis.cluster('KEYSLOT', prefix))]);
 
     await redis.hset(settingsKey(prefix), ROUTING_FAILURE_RATE_FIELD, '0');
     await new Promise((done) => setTimeout(done, 1500));
@@ -99,27 +120,19 @@ describe('the pipeline on a Redis Cluster', () => {
   });
 
   it('keeps every key it wrote in the one slot of its hash tag, on one node', async () => {
+    // Writes each family of keys itself: an event routed (queue, index, seen) and a run-time setting.
+    const event = sampleEvent();
+    expect((await postEvent(baseUrl, event)).response.status).toBe(202);
+    await waitForState(baseUrl, event.eventId, 'ROUTED');
+    await redis.hset(settingsKey(prefix), ROUTING_FAILURE_RATE_FIELD, '0');
     const slot = Number(await redis.cluster('KEYSLOT', prefix));
-    const keysByNode = await Promise.all(
-      redis.nodes('master').map(async (node) => {
-        const keys: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, batch] = await node.scan(cursor, 'COUNT', 1000);
-          keys.push(...batch);
-          cursor = next;
-        } while (cursor !== '0');
-        return keys;
-      }),
-    );
-    const nodesWithKeys = keysByNode.filter((keys) => keys.length > 0);
+    const nodesWithKeys = (await keysByNode()).filter((keys) => keys.length > 0);
     expect(nodesWithKeys).toHaveLength(1);
     const keys = nodesWithKeys[0]!;
     expect(keys.every((key) => key.startsWith(`${prefix}:`))).toBe(true);
-    const slots = new Set(await Promise.all(keys.map(async (key) => Number(await redis.cluster('KEYSLOT', key)))));
-    expect([...slots]).toEqual([slot]);
-    // BullMQ's queues and the gateway's own keys alike.
-    for (const family of [':events:', ':events-dlq:', ':event-index:', ':seen:']) {
+    expect([...(await slotsOf(keys))]).toEqual([slot]);
+    // BullMQ's queue and the gateway's own keys alike (the dead-letter queue's: in the dead-letter test).
+    for (const family of [':events:', ':event-index:', ':seen:']) {
       expect(
         keys.some((key) => key.includes(family)),
         family,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-services';
 import { sampleEvent } from '../../scripts/sample-event';
 import { runCommand, type RunningProcess } from '../support/processes';
@@ -25,8 +25,13 @@ describe('the pipeline, end to end', () => {
     ({ process: offline, baseUrl } = await startOffline(env));
   });
 
-  afterAll(async () => {
+  // Each test starts the workers it needs; none is left running for the next test, whatever the order.
+  afterEach(async () => {
     await worker?.stop();
+    worker = undefined;
+  });
+
+  afterAll(async () => {
     await offline?.stop();
   });
 
@@ -51,8 +56,6 @@ describe('the pipeline, end to end', () => {
     expect(metrics).toContain('gateway_routing_seconds_bucket');
     expect(metrics).toMatch(/gateway_queue_jobs\{state="completed"\} \d+/);
     expect(metrics).toContain('gateway_routing_breaker_state 0');
-    await worker.stop();
-    worker = undefined;
   });
 
   it('shows an accepted event as QUEUED while no worker runs, and 404 for an unknown id', async () => {
@@ -60,7 +63,7 @@ describe('the pipeline, end to end', () => {
     expect(response.status).toBe(202);
     expect((await getStatus(baseUrl, event.eventId)).json).toMatchObject({ status: 'QUEUED', attempts: 0 });
     expect((await getStatus(baseUrl, 'no-such-event')).status).toBe(404);
-    // Left queued on purpose: the next test's worker routes it along the way.
+    // Left queued: whichever test starts a worker next routes (or dead-letters) it along the way.
   });
 
   it('dead-letters an event the routing service always fails, then routes it after a replay', async () => {
