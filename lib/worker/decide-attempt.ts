@@ -8,11 +8,13 @@ import { classifyFailure, FailureAction } from './classify-failure';
 
 /**
  * What one attempt came to: the event routed, a claim that went to someone else (routed,
- * dead-lettered, held by a live lease, same key with another payload), or the error it raised.
+ * dead-lettered, held by a live lease, same key with another payload), a claim the ledger did
+ * not answer (`unclaimed`), or the error it raised.
  */
 export type AttemptResult =
   | { kind: 'routed'; routing: RoutingDecision; applied: ApplyOutcome }
   | Exclude<ClaimResult, { kind: 'claimed' }>
+  | { kind: 'unclaimed'; error: unknown }
   | { kind: 'failed'; error: unknown };
 
 /** What the worker does with a job once its attempt is over. */
@@ -81,6 +83,15 @@ export function decideAttempt(
         failure: describeFailure(new LeaseHeldError(result.entry._id), attempt),
       };
     }
+    case 'unclaimed':
+      // The ledger did not answer, so nothing is known of the event: no attempt is used and it is
+      // not dead-lettered (a dead letter written now would miss the ledger's history and leave
+      // the entry claimed). It comes back after this attempt's backoff.
+      return {
+        kind: DecisionKind.WAIT,
+        until: clock.now + backoffDelay(attempt, policy.backoff, clock.random),
+        failure: describeFailure(result.error, attempt),
+      };
     case 'conflict':
       return decideFailure(new PayloadConflictError(result.entry._id), attempt, policy, clock);
     case 'failed':

@@ -33,8 +33,8 @@ export type ProcessOutcome =
 /** Logged when a holder's step finds its claim already taken over (its lease ran out). */
 const LEASE_LOST = 'lease expired and another worker took the event over; this attempt leaves the ledger to it';
 
-/** How long to wait before looking again when a dead letter could not be recorded. */
-const DEAD_LETTER_RETRY_MS = 5000;
+/** How long to wait before looking again when a failed attempt or a dead letter could not be recorded. */
+const RECORD_RETRY_MS = 5000;
 
 function readJob(job: Job<QueuedEvent>): QueuedEvent {
   const parsed = parseShipmentEvent(job.data?.event);
@@ -118,7 +118,7 @@ async function runAttempt(run: AttemptRun): Promise<Attempted> {
   if (!hashed.ok) return { result: failed(hashed.error), item, payloadHash: UNREADABLE };
   const hash = hashed.value;
   const claim = await settle(() => deps.ledger.claimEvent({ item, payloadHash: hash, owner, leaseMs: deps.leaseMs }));
-  if (!claim.ok) return { result: failed(claim.error), item, payloadHash: hash };
+  if (!claim.ok) return { result: { kind: 'unclaimed', error: claim.error }, item, payloadHash: hash };
   if (claim.value.kind !== 'claimed') return { result: claim.value, item, payloadHash: hash };
   const claimed = claim.value.entry;
   const routed = await settle(() => routeEvent(run, item, tokenOf(claimed, owner)));
@@ -185,12 +185,20 @@ async function waitWithoutAttempt(
   throw new DelayedError();
 }
 
-/** Records the failure in the ledger and fails the attempt, so BullMQ counts it and retries after `delayMs`. */
+/**
+ * Records the failure in the ledger and fails the attempt, so BullMQ counts it and retries after
+ * `delayMs`; keeps the job, without using the attempt, when the ledger cannot record it.
+ */
 async function scheduleRetry(run: AttemptRun, claimed: LedgerEntry | undefined, retry: RetryDecision): Promise<never> {
   const { delayMs, failure } = retry;
   const nextAttemptAt = new Date(Date.now() + delayMs);
   run.log.warn('attempt failed; retrying', { error: failure, delayMs, maxAttempts: run.job.opts.attempts ?? 1 });
-  if (claimed && !(await run.deps.ledger.markFailed(tokenOf(claimed, run.owner), failure, nextAttemptAt))) run.log.warn(LEASE_LOST);
+  try {
+    if (claimed && !(await run.deps.ledger.markFailed(tokenOf(claimed, run.owner), failure, nextAttemptAt))) run.log.warn(LEASE_LOST);
+  } catch (recordError) {
+    // An attempt the ledger has no record of is not used: the job comes back to make it again.
+    return keepJob(run, 'could not record the failed attempt; keeping the job to repeat it', recordError, failure);
+  }
   // BullMQ hands this error to the backoff strategy, which returns the delay just written to the ledger.
   throw new RetryScheduledError(retry.error, delayMs);
 }
@@ -211,12 +219,17 @@ async function recordDeadLetter(run: AttemptRun, attempted: Attempted, reason: D
     // A conflicting payload must not touch the ledger entry of the original event.
     if (claimed && !(await deps.ledger.markDeadLettered(tokenOf(claimed, run.owner), failure))) log.warn(LEASE_LOST);
   } catch (recordError) {
-    log.error('could not record the dead letter; keeping the job', { error: describeFailure(recordError, failure.attempt) });
-    await job.moveToDelayed(Date.now() + DEAD_LETTER_RETRY_MS, run.token);
-    throw new DelayedError();
+    return keepJob(run, 'could not record the dead letter; keeping the job', recordError, failure);
   }
   log.error('event dead-lettered', { reason, error: failure });
   throw new UnrecoverableError(`${reason}: ${failure.message}`);
+}
+
+/** Delays the job without using an attempt when the outcome of this one could not be recorded. */
+async function keepJob(run: AttemptRun, message: string, recordError: unknown, failure: FailureRecord): Promise<never> {
+  run.log.error(message, { error: describeFailure(recordError, failure.attempt) });
+  await run.job.moveToDelayed(Date.now() + RECORD_RETRY_MS, run.token);
+  throw new DelayedError();
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };

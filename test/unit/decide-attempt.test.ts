@@ -110,6 +110,16 @@ const cases: Case[] = [
     },
   },
   {
+    promise: 'waits, without using an attempt or dead-lettering, when the ledger does not answer the claim on the last attempt',
+    result: { kind: 'unclaimed', error: Object.assign(new Error('connection closed'), { name: 'MongoNetworkError' }) },
+    attempt: 3,
+    expected: {
+      kind: DecisionKind.WAIT,
+      until: NOW + 4_000,
+      failure: { attempt: 3, error: 'MongoNetworkError', message: 'connection closed' },
+    },
+  },
+  {
     promise: 'retries a transient routing failure after the backoff',
     result: { kind: 'failed', error: transient },
     expected: {

@@ -8,14 +8,14 @@ import { createEventProcessor } from '../../lib/worker/process-event';
 import { sampleEvent } from '../../scripts/sample-event';
 
 /** A job on its last attempt, recording where the processor sends it. */
-function lastAttemptJob() {
+function lastAttemptJob(attemptsMade = 2) {
   const parsed = parseShipmentEvent(sampleEvent());
   if (!parsed.ok) throw new Error('bad sample');
   const moves: number[] = [];
   const job = {
     id: 'j-1',
     data: { event: parsed.event, correlationId: 'c', receivedAt: new Date().toISOString() },
-    attemptsMade: 2,
+    attemptsMade,
     opts: { attempts: 3 },
     timestamp: Date.now(),
     moveToDelayed: async (at: number) => void moves.push(at),
@@ -31,9 +31,9 @@ const ledger = {
   releaseClaim: async () => true,
 } as unknown as Ledger;
 
-function processorWith(deadLetter: () => Promise<string>) {
+function processorWith(deadLetter: () => Promise<string>, ledgerChanges: Partial<Ledger> = {}) {
   return createEventProcessor({
-    ledger,
+    ledger: { ...ledger, ...ledgerChanges },
     shipments: { getShipment: async () => null, applyEvent: async () => 'applied' },
     routing: { route: async () => Promise.reject(new TransientRoutingError('503')) },
     deadLetters: { deadLetter },
@@ -62,5 +62,29 @@ describe('the last failed attempt', () => {
     await expect(process(job, 'token')).rejects.toBeInstanceOf(DelayedError);
     expect(moves).toHaveLength(1);
     expect(moves[0]).toBeGreaterThan(Date.now());
+  });
+
+  it('neither dead-letters nor uses the attempt when the ledger does not answer the claim', async () => {
+    const { job, moves } = lastAttemptJob();
+    let deadLetters = 0;
+    const process = processorWith(
+      async () => {
+        deadLetters++;
+        return 'id';
+      },
+      { claimEvent: async () => Promise.reject(new Error('Mongo is down')) },
+    );
+    await expect(process(job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(deadLetters).toBe(0);
+    expect(moves).toHaveLength(1);
+  });
+});
+
+describe('a failed attempt before the last', () => {
+  it('keeps the job, without using the attempt, when the ledger cannot record the failure', async () => {
+    const { job, moves } = lastAttemptJob(0);
+    const process = processorWith(async () => 'id', { markFailed: async () => Promise.reject(new Error('Mongo is down')) });
+    await expect(process(job, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(moves).toHaveLength(1);
   });
 });
