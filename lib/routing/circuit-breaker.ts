@@ -29,7 +29,12 @@ export class CircuitBreaker {
     this.#options = { now: Date.now, ...options };
   }
 
+  /**
+   * Open until the cool-down is over, then half-open: the worker looks at the state before it
+   * calls, so an open circuit must show when it will take a probe, or no call would ever close it.
+   */
   get state(): BreakerState {
+    if (this.#state === BreakerState.OPEN && this.#options.now() >= this.#openUntil) return BreakerState.HALF_OPEN;
     return this.#state;
   }
 

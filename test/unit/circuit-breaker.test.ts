@@ -28,6 +28,15 @@ describe('the routing circuit breaker', () => {
     expect(breaker.state).toBe(BreakerState.CLOSED);
   });
 
+  it('shows half-open once the cool-down is over, so a worker that looks before calling lets the probe through', async () => {
+    const { breaker, fail, advance } = breakerWithClock();
+    for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
+    advance(4_999);
+    expect(breaker.state).toBe(BreakerState.OPEN);
+    advance(1);
+    expect(breaker.state).toBe(BreakerState.HALF_OPEN);
+  });
+
   it('opens again when the probe fails', async () => {
     const { breaker, fail, advance } = breakerWithClock();
     for (let i = 0; i < 3; i++) await fail().catch(() => undefined);
