@@ -73,6 +73,8 @@ export interface RoutingCall {
   outcome: RoutingCallOutcome;
   /** When the call arrived (ms since the epoch). */
   at: number;
+  /** When it was answered or the caller hung up (ms since the epoch); absent while pending. */
+  endedAt?: number;
 }
 
 const DEFAULTS: RoutingBehaviour = { latencyMs: 0, failureRate: 0, failureStatus: 503, hang: false };
@@ -127,6 +129,7 @@ async function answer(call: RoutingCall, request: IncomingMessage, response: Ser
   let hungUp = false;
   response.once('close', () => {
     hungUp = !response.writableFinished;
+    call.endedAt ??= Date.now();
     if (hungUp && call.outcome === RoutingCallOutcome.PENDING) call.outcome = RoutingCallOutcome.ABORTED;
   });
   const body = await readBody(request);
@@ -135,6 +138,7 @@ async function answer(call: RoutingCall, request: IncomingMessage, response: Ser
   if (behaviour.hang) return; // accepted, never answered
   if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
   if (hungUp) return;
+  call.endedAt = Date.now();
   if (!parsed) {
     call.outcome = RoutingCallOutcome.REJECTED;
     reply(response, 400, { error: 'not a routing request' });
