@@ -1,4 +1,4 @@
-import type { Db, MongoClient } from 'mongodb';
+import type { Db } from 'mongodb';
 import { connectionConfig, type ConnectionConfig, type WorkerConfig } from './config';
 import type { DeadLetterStore } from './dead-letters/dead-letter-store';
 import { BullEventQueue } from './queue/event-queue';
@@ -17,11 +17,28 @@ import type { SecretName } from './secrets/secret-parameters';
  * which routing service the worker calls, which store holds dead letters.
  */
 let config: Promise<ConnectionConfig> | undefined;
-const redisByRole = new Map<RedisRole, RedisClient>();
-let mongo: Promise<{ client: MongoClient; db: Db }> | undefined;
-let eventQueue: BullEventQueue | undefined;
-const deadLettersByRole = new Map<RedisRole, DeadLetterStore>();
-let routing: { service: RoutingService; close(): void } | undefined;
+
+/** A shared client: the promise of it, and how to close it. */
+interface Made {
+  promise: Promise<unknown>;
+  close(value: unknown): Promise<unknown> | void;
+}
+const made = new Map<string, Made>();
+
+/**
+ * The one client called `name`: made on first use, the same promise for every caller after
+ * (concurrent first callers included), forgotten if making it fails, so the next call tries again.
+ */
+function shared<T>(name: string, make: () => Promise<T>, close: (value: T) => Promise<unknown> | void): Promise<T> {
+  const existing = made.get(name);
+  if (existing) return existing.promise as Promise<T>;
+  const promise = make();
+  made.set(name, { promise, close });
+  promise.catch(() => {
+    if (made.get(name)?.promise === promise) made.delete(name);
+  });
+  return promise;
+}
 
 const CONNECTION_SECRETS: readonly SecretName[] = ['REDIS_URL', 'MONGO_URL'];
 
@@ -53,45 +70,42 @@ export function useConnectionConfig(connection: ConnectionConfig): void {
   config = Promise.resolve(connection);
 }
 
-export async function sharedRedis(role: RedisRole): Promise<RedisClient> {
-  const existing = redisByRole.get(role);
-  if (existing) return existing;
-  const connection = await sharedConfig();
-  // Another caller may have made it while this one waited.
-  let redis = redisByRole.get(role);
-  if (!redis) {
-    redis = createRedis(connection, role);
-    redisByRole.set(role, redis);
-  }
-  return redis;
+export function sharedRedis(role: RedisRole): Promise<RedisClient> {
+  return shared(
+    `redis:${role}`,
+    async () => createRedis(await sharedConfig(), role),
+    (redis) => redis.quit().catch(() => redis.disconnect()),
+  );
 }
 
 /** The events queue, for producers (ingest, status, replay). */
-export async function sharedEventQueue(): Promise<BullEventQueue> {
-  if (eventQueue) return eventQueue;
-  const { queuePrefix, jobAttempts } = await sharedConfig();
-  const connection = await sharedRedis('producer');
-  eventQueue ??= new BullEventQueue({ connection, prefix: queuePrefix, attempts: jobAttempts });
-  return eventQueue;
+export function sharedEventQueue(): Promise<BullEventQueue> {
+  return shared(
+    'event-queue',
+    async () => {
+      const { queuePrefix, jobAttempts } = await sharedConfig();
+      return new BullEventQueue({ connection: await sharedRedis('producer'), prefix: queuePrefix, attempts: jobAttempts });
+    },
+    (queue) => queue.close(),
+  );
 }
 
 /**
  * The dead-letter store, for the operator functions (on the producer connection) and the
  * worker (on its own): one per container or process, not per request.
  */
-export async function sharedDeadLetters(role: RedisRole = 'producer'): Promise<DeadLetterStore> {
-  const existing = deadLettersByRole.get(role);
-  if (existing) return existing;
-  const db = await sharedDb();
-  const redis = await sharedRedis(role);
-  // Loaded on first use, like the driver: it imports './store/mongo'.
-  const { DeadLetterStore } = await import('./dead-letters/dead-letter-store');
-  let store = deadLettersByRole.get(role);
-  if (!store) {
-    store = new DeadLetterStore(db, redis, (await sharedConfig()).queuePrefix);
-    deadLettersByRole.set(role, store);
-  }
-  return store;
+export function sharedDeadLetters(role: RedisRole = 'producer'): Promise<DeadLetterStore> {
+  return shared(
+    `dead-letters:${role}`,
+    async () => {
+      const db = await sharedDb();
+      const redis = await sharedRedis(role);
+      // Loaded on first use, like the driver: it imports './store/mongo'.
+      const { DeadLetterStore } = await import('./dead-letters/dead-letter-store');
+      return new DeadLetterStore(db, redis, (await sharedConfig()).queuePrefix);
+    },
+    (store) => store.close(),
+  );
 }
 
 /**
@@ -100,46 +114,41 @@ export async function sharedDeadLetters(role: RedisRole = 'producer'): Promise<D
  * change at run time through `RuntimeSettings`. Either way behind the port's deadline
  * (ROUTING_TIMEOUT_MS), so a service that never answers cannot hold a worker slot.
  */
-export async function sharedRoutingService(options: WorkerConfig['routing']): Promise<RoutingService> {
-  if (routing) return routing.service;
-  if (options.url) {
-    routing = { service: withDeadline(new HttpRoutingService({ url: options.url }), options.timeoutMs), close: () => undefined };
-    return routing.service;
-  }
-  const redis = await sharedRedis('worker');
-  const { queuePrefix } = await sharedConfig();
-  // Another caller may have made it while this one waited.
-  if (!routing) {
-    const settings = new RuntimeSettings(redis, queuePrefix);
-    void settings.refresh();
-    const simulator = new SimulatedRoutingService({
-      latencyMs: options.latencyMs,
-      failureRate: options.failureRate,
-      failureRateOverride: () => settings.routingFailureRate(),
-    });
-    routing = { service: withDeadline(simulator, options.timeoutMs), close: () => settings.close() };
-  }
-  return routing.service;
+export function sharedRoutingService(options: WorkerConfig['routing']): Promise<RoutingService> {
+  return shared(
+    'routing',
+    async () => {
+      if (options.url) return { service: withDeadline(new HttpRoutingService({ url: options.url }), options.timeoutMs), close() {} };
+      const settings = new RuntimeSettings(await sharedRedis('worker'), (await sharedConfig()).queuePrefix);
+      void settings.refresh();
+      const simulator = new SimulatedRoutingService({
+        latencyMs: options.latencyMs,
+        failureRate: options.failureRate,
+        failureRateOverride: () => settings.routingFailureRate(),
+      });
+      return { service: withDeadline(simulator, options.timeoutMs), close: () => settings.close() };
+    },
+    (routing) => routing.close(),
+  ).then((routing) => routing.service);
 }
 
 /** The database, connected and indexed once; a failed connection is retried on the next call. */
 export async function sharedDb(): Promise<Db> {
-  mongo ??= (async () => {
-    const { mongoUrl, mongoDb } = await sharedConfig();
-    // Loaded on first use: the ingest function never touches Mongo, and evaluating the driver
-    // would lengthen its cold start (see `npm run bench:lambda`).
-    const { connectMongo, ensureIndexes } = await import('./store/mongo');
-    const client = await connectMongo(mongoUrl);
-    const db = client.db(mongoDb);
-    await ensureIndexes(db);
-    return { client, db };
-  })();
-  try {
-    return (await mongo).db;
-  } catch (error) {
-    mongo = undefined;
-    throw error;
-  }
+  const { db } = await shared(
+    'mongo',
+    async () => {
+      const { mongoUrl, mongoDb } = await sharedConfig();
+      // Loaded on first use: the ingest function never touches Mongo, and evaluating the driver
+      // would lengthen its cold start (see `npm run bench:lambda`).
+      const { connectMongo, ensureIndexes } = await import('./store/mongo');
+      const client = await connectMongo(mongoUrl);
+      const db = client.db(mongoDb);
+      await ensureIndexes(db);
+      return { client, db };
+    },
+    ({ client }) => client.close(),
+  );
+  return db;
 }
 
 /**
@@ -147,20 +156,12 @@ export async function sharedDb(): Promise<Db> {
  * call twice. A warm Lambda container never calls it: its clients serve the next invocation.
  */
 export async function closeShared(): Promise<void> {
-  const queue = eventQueue;
-  const stores = [...deadLettersByRole.values()];
-  eventQueue = undefined;
-  deadLettersByRole.clear();
-  routing?.close();
-  routing = undefined;
+  const clients = [...made.entries()];
+  made.clear();
   config = undefined; // a reconnection reads the URLs again
-  await Promise.allSettled([queue?.close(), ...stores.map((store) => store.close())]);
-  const pending: Promise<unknown>[] = [...redisByRole.values()].map((redis) => redis.quit().catch(() => redis.disconnect()));
-  redisByRole.clear();
-  if (mongo) {
-    const current = mongo;
-    mongo = undefined;
-    pending.push(current.then(({ client }) => client.close()).catch(() => undefined));
-  }
-  await Promise.allSettled(pending);
+  const closeOne = ([, client]: [string, Made]) => client.promise.then((value) => client.close(value)).catch(() => undefined);
+  // The users of a connection first (the queue, the stores, the settings), then the connections.
+  const isConnection = ([name]: [string, Made]) => name.startsWith('redis:') || name === 'mongo';
+  await Promise.allSettled(clients.filter((client) => !isConnection(client)).map(closeOne));
+  await Promise.allSettled(clients.filter(isConnection).map(closeOne));
 }
