@@ -79,8 +79,13 @@ export interface ServiceOptions {
   quiet?: boolean;
 }
 
+export interface RedisOptions extends ServiceOptions {
+  /** When the AOF is fsynced: `everysec` (default, as production runs) or `always` (before every reply). */
+  appendfsync?: 'everysec' | 'always';
+}
+
 /** How production runs Redis: AOF persistence and `noeviction` (BullMQ's keys must never be evicted). */
-function redisServerArgs(port: number, dir: string): string[] {
+function redisServerArgs(port: number, dir: string, appendfsync: RedisOptions['appendfsync'] = 'everysec'): string[] {
   return [
     '--port',
     String(port),
@@ -93,7 +98,7 @@ function redisServerArgs(port: number, dir: string): string[] {
     '--appendonly',
     'yes',
     '--appendfsync',
-    'everysec',
+    appendfsync,
     '--maxmemory-policy',
     'noeviction',
     '--daemonize',
@@ -102,11 +107,13 @@ function redisServerArgs(port: number, dir: string): string[] {
 }
 
 /** redis-server with AOF persistence and `noeviction`, as production runs it. */
-export async function startRedis(options: ServiceOptions = {}): Promise<RunningService> {
+export async function startRedis(options: RedisOptions = {}): Promise<RunningService> {
   if (!which('redis-server')) throw new Error(INSTALL_HINTS.redis);
   const port = options.port ?? (await freePort());
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gateway-redis-'));
-  const child = spawn('redis-server', redisServerArgs(port, dir), { stdio: options.quiet === false ? 'inherit' : 'ignore' });
+  const child = spawn('redis-server', redisServerArgs(port, dir, options.appendfsync), {
+    stdio: options.quiet === false ? 'inherit' : 'ignore',
+  });
   await waitForPort(port, child, 'redis-server');
   return { url: `redis://127.0.0.1:${port}`, port, process: child, stop: stopper(child, options.dataDir ? undefined : dir) };
 }
