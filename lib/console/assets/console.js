@@ -13,7 +13,7 @@ const state = {
   view: 'overview',
   timer: undefined,
   samples: [],
-  dlq: { filter: {}, cursors: [], cursor: undefined, nextCursor: undefined, items: [], total: 0, selected: new Map() },
+  dlq: { filter: {}, cursors: [], cursor: undefined, nextCursor: undefined, items: [], total: 0, selected: new Map(), loads: 0 },
   dryRun: undefined,
 };
 
@@ -35,7 +35,7 @@ function el(tag, attrs = {}, ...children) {
 }
 
 function append(node, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof window.Node ? child : document.createTextNode(String(child)));
   }
@@ -74,7 +74,7 @@ function counts(node, values, order = []) {
       .sort(),
   ];
   const rows = names.map((name) => el('div', {}, el('dt', {}, name), el('dd', { 'data-count': name }, values[name])));
-  if (rows.length === 0) rows.push(el('div', {}, el('dt', {}, 'none'), el('dd', {}, '0')));
+  if (rows.length === 0) rows.push(el('div', {}, el('dt', {}, 'none')));
   replaceChildren(node, rows);
 }
 
@@ -156,7 +156,7 @@ function show(view) {
     else button.removeAttribute('aria-current');
   }
   if (view === 'overview') void refreshOverview();
-  if (view === 'dead-letters') void loadDeadLetters();
+  if (view === 'dead-letters') void loadDeadLetters(state.dlq.cursor);
 }
 
 // ---------- overview ----------
@@ -263,10 +263,16 @@ function readFilter() {
   };
 }
 
-async function loadDeadLetters(cursor = state.dlq.cursor) {
+/** Loads the page at `cursor` (undefined: the first page) of the applied filter. */
+async function loadDeadLetters(cursor) {
   const dlq = state.dlq;
+  const table = $('dlq-table');
+  // Only the latest load renders: a slower earlier one (another filter) must not overwrite it.
+  const ticket = (dlq.loads += 1);
+  table.setAttribute('aria-busy', 'true');
   try {
     const page = await api(`/v1/ops/dlq${query({ ...dlq.filter, cursor })}`);
+    if (ticket !== dlq.loads) return;
     dlq.cursor = cursor;
     dlq.items = page.items || [];
     dlq.nextCursor = page.nextCursor;
@@ -275,6 +281,8 @@ async function loadDeadLetters(cursor = state.dlq.cursor) {
     renderDeadLetters();
   } catch (error) {
     report($('dlq-summary'), error);
+  } finally {
+    if (ticket === dlq.loads) table.setAttribute('aria-busy', 'false');
   }
 }
 
@@ -433,7 +441,7 @@ async function runReplay() {
     );
   } finally {
     $('dry-run').disabled = false;
-    void loadDeadLetters();
+    void loadDeadLetters(state.dlq.cursor);
   }
 }
 
@@ -601,7 +609,11 @@ function timeline(view, record) {
     });
   }
   if (record) {
-    entries.push({ at: record.lastFailedAt, kind: 'dead', what: `Dead-lettered: ${record.reason}`, message: record.error?.message });
+    // Recorded just after the last attempt, but its clock reading can come a hair earlier: never show it before that attempt.
+    const replayedAt = Math.min(...(record.replays ?? []).map((r) => Date.parse(r.at)));
+    const before = attempts.filter((a) => Date.parse(a.at) <= replayedAt).map((a) => Date.parse(a.at));
+    const at = new Date(Math.max(Date.parse(record.lastFailedAt), ...before)).toISOString();
+    entries.push({ at, kind: 'dead', what: `Dead-lettered: ${record.reason}`, message: record.error?.message });
   } else if (view?.deadLetteredAt) {
     entries.push({ at: view.deadLetteredAt, kind: 'dead', what: 'Dead-lettered' });
   }

@@ -1,0 +1,315 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ROUTING_FAILURE_RATE_FIELD, settingsKey } from '../../lib/routing/runtime-settings';
+import { sampleEvent } from '../../scripts/sample-event';
+import { PROJECT_ROOT, waitFor, type RunningProcess } from '../support/processes';
+import { getStatus, isolatedEnv, postEvent, postMany, startOffline, startWorker, waitForState } from '../support/stack';
+
+const KEY = 'console-operator-key';
+/** Debian's chromium (CI installs it); playwright-core never downloads a browser of its own. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** `npm run console:screenshots` sets this: the run also writes the README's screenshots into docs/. */
+const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1';
+const XSS = '<script>alert(1)</script>';
+
+/**
+ * The operator console in a real headless Chromium, served by the real emulator, on the run's
+ * real Redis and Mongo-wire server, with a real worker routing (and failing) the events.
+ */
+describe('the operator console', () => {
+  const env = isolatedEnv('console', {
+    OPS_API_KEYS: KEY,
+    JOB_ATTEMPTS: '2',
+    BACKOFF_BASE_MS: '100',
+    BACKOFF_MAX_MS: '200',
+    ROUTING_LATENCY_MS: '20',
+    BREAKER_FAILURE_THRESHOLD: '1000',
+  });
+  let offline: RunningProcess;
+  let worker: RunningProcess;
+  let baseUrl: string;
+  let browser: Browser;
+  let page: Page;
+  let redis: Redis;
+  const dialogs: string[] = [];
+  const browserErrors: string[] = [];
+  const lost = Array.from({ length: 4 }, () => sampleEvent({ source: 'acme', eventType: 'shipment.lost' }));
+  const hostile = sampleEvent({
+    source: 'acme',
+    eventType: 'shipment.lost',
+    payload: { shipmentId: 'SHP-HOSTILE', status: XSS, note: '<img src=x onerror="window.pwned=1">' },
+  });
+  const others = Array.from({ length: 2 }, () => sampleEvent({ source: 'dhl' }));
+  const correlationIds = new Map<string, string>();
+
+  // The page is read through locators from here, so no code typed against the DOM runs in the browser.
+  const text = (selector: string) => page.locator(selector).first().textContent({ timeout: 30_000 });
+  const texts = (selector: string) => page.locator(selector).allTextContents();
+  const count = (selector: string) => page.locator(selector).count();
+  const attributes = async (selector: string, name: string) =>
+    Promise.all((await page.locator(selector).all()).map(async (node) => (await node.getAttribute(name)) ?? ''));
+  /** Waits until the first match's text passes `check` (the page refreshes by itself). */
+  const untilText = async (selector: string, check: (value: string) => boolean, timeoutMs = 45_000) => {
+    let last: string | null = null;
+    try {
+      return await waitFor(
+        `${selector} to show the expected text`,
+        async () => {
+          last = await page
+            .locator(selector)
+            .first()
+            .textContent({ timeout: 1000 })
+            .catch(() => null);
+          return last !== null && check(last) ? last : undefined;
+        },
+        timeoutMs,
+      );
+    } catch (error) {
+      throw new Error(`${String(error)}; it showed ${JSON.stringify(last)}`, { cause: error });
+    }
+  };
+  const shot = async (name: string) => {
+    if (!SCREENSHOTS) return;
+    mkdirSync(join(PROJECT_ROOT, 'docs'), { recursive: true });
+    await page.screenshot({ path: join(PROJECT_ROOT, 'docs', `console-${name}.png`), fullPage: true });
+  };
+  const routingFails = async (rate: '1' | null) => {
+    if (rate) await redis.hset(settingsKey(env.QUEUE_PREFIX!), ROUTING_FAILURE_RATE_FIELD, rate);
+    else await redis.hdel(settingsKey(env.QUEUE_PREFIX!), ROUTING_FAILURE_RATE_FIELD);
+    // The worker reads its run-time settings every second.
+    await new Promise((done) => setTimeout(done, 1500));
+  };
+  const filterBySource = async (source: string) => {
+    await page.click('#nav button[data-view="dead-letters"]');
+    await page.fill('#dlq-filter input[name="source"]', source);
+    await page.click('#dlq-filter button[type="submit"]');
+    await page.waitForSelector('#dlq-table[aria-busy="false"]');
+  };
+
+  beforeAll(async () => {
+    redis = new Redis(env.REDIS_URL!);
+    ({ process: offline, baseUrl } = await startOffline(env));
+    worker = await startWorker(env);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // Root in a container: no sandbox; a small /dev/shm: keep shared memory on disk.
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.setDefaultTimeout(60_000);
+    page.on('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    page.on('pageerror', (error) => browserErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') browserErrors.push(message.text());
+    });
+  });
+
+  // A failed step leaves the page as it was in tmp/, to look at.
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail' && page) {
+      mkdirSync(join(PROJECT_ROOT, 'tmp'), { recursive: true });
+      await page.screenshot({ path: join(PROJECT_ROOT, 'tmp', `console-failed-${context.task.name.slice(0, 40)}.png`), fullPage: true });
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await offline?.stop();
+    redis?.disconnect();
+  });
+
+  it('serves the page with a strict Content-Security-Policy and nothing from another origin', async () => {
+    const response = await fetch(`${baseUrl}/ops`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const csp = response.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("frame-ancestors 'none'");
+    const html = await response.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect(html).not.toMatch(/\s(src|href)="(https?:)?\/\//);
+    const script = html.match(/src="(\/ops\/console\.js\?v=[0-9a-f]+)"/)![1]!;
+    const asset = await fetch(`${baseUrl}${script}`);
+    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${baseUrl}/ops`, { headers: { 'if-none-match': response.headers.get('etag')! } })).status).toBe(304);
+    expect((await fetch(`${baseUrl}/ops/secrets.txt`)).status).toBe(404);
+  });
+
+  it('refuses a wrong key with a clear message, then signs in with the operator key', async () => {
+    await page.goto(`${baseUrl}/ops`);
+    await page.fill('#operator-key', 'not-the-key');
+    await page.click('#sign-in-form button[type="submit"]');
+    expect(await text('#sign-in-error:not(:empty)')).toBe('That key was refused. Check it and try again.');
+    expect(await page.isVisible('#overview')).toBe(false);
+
+    await page.fill('#operator-key', KEY);
+    await page.click('#sign-in-form button[type="submit"]');
+    await page.waitForSelector('#overview', { state: 'visible' });
+    expect(await page.isVisible('#sign-in')).toBe(false);
+    expect(page.url()).toBe(`${baseUrl}/ops`);
+    expect(page.url()).not.toContain(KEY);
+  });
+
+  it('shows the counts move as events are posted', async () => {
+    const events = Array.from({ length: 6 }, () => sampleEvent({ source: 'ups' }));
+    expect((await postMany(baseUrl, events)).every((s) => s === 202)).toBe(true);
+    for (const event of events) await waitForState(baseUrl, event.eventId, 'ROUTED');
+    // The page refreshes by itself: no reload, no click.
+    await untilText('#ledger-counts [data-count="ROUTED"]', (value) => value === '6');
+    // Attached, not "visible": a flat line has no height.
+    await page.waitForSelector('#backlog-chart polyline', { state: 'attached' });
+    await page.waitForSelector('#throughput-chart polyline', { state: 'attached' });
+    expect(await text('#dead-letters-pending')).toBe('0');
+  }, 120_000);
+
+  it('dead-letters events while routing fails, finds them by filter, and shows an attempt history', async () => {
+    await routingFails('1');
+    for (const event of [...lost, hostile, ...others]) {
+      const { response, json } = await postEvent(baseUrl, event);
+      expect(response.status).toBe(202);
+      correlationIds.set(event.eventId, String(json.correlationId));
+    }
+    for (const event of [...lost, hostile, ...others]) await waitForState(baseUrl, event.eventId, 'DEAD_LETTERED');
+    await routingFails(null);
+
+    await untilText('#dead-letters-pending', (value) => value === '7');
+    expect(await text('#dead-letter-reasons [data-count="RETRIES_EXHAUSTED"]')).toBe('7');
+    await shot('overview');
+
+    await filterBySource('acme');
+    const ids = await attributes('#dlq-table tbody tr', 'data-event-id');
+    expect(ids.sort()).toEqual([...lost, hostile].map((e) => e.eventId).sort());
+    expect(await text('#dlq-reasons [data-count="RETRIES_EXHAUSTED"]')).toBe('5');
+    expect(await text('#dlq-summary')).toBe('5 matching PENDING');
+    await shot('dead-letters');
+
+    // Cursor paging, two rows a page: a page size the form does not offer, so five rows take three pages.
+    await page.evaluate(`document.querySelector('#dlq-filter select[name="limit"]').append(new Option('2', '2', true, true))`);
+    await page.click('#dlq-filter button[type="submit"]');
+    await page.waitForSelector('#dlq-table[aria-busy="false"]');
+    const seen = new Set<string>();
+    for (let pageNumber = 1; ; pageNumber += 1) {
+      await untilText('#dlq-page', (value) => value.startsWith(`page ${pageNumber},`));
+      for (const id of await attributes('#dlq-table tbody tr', 'data-event-id')) seen.add(id);
+      if (await page.isDisabled('#dlq-next')) break;
+      expect(await count('#dlq-table tbody tr')).toBe(2);
+      await page.click('#dlq-next');
+    }
+    expect([...seen].sort()).toEqual(ids.sort());
+    await page.selectOption('#dlq-filter select[name="limit"]', '25');
+    await page.click('#dlq-filter button[type="submit"]');
+    await page.waitForSelector('#dlq-table[aria-busy="false"]');
+
+    const target = lost[0]!;
+    await page.click(`#dlq-table tr[data-event-id="${target.eventId}"] button.link`);
+    await page.waitForSelector('#event-timeline');
+    const steps = await texts('#event-timeline li .what');
+    const messages = await texts('#event-timeline li .message');
+    expect(steps).toEqual([
+      'Received',
+      'Attempt 1 failed: TransientRoutingError',
+      'Attempt 2 failed: TransientRoutingError',
+      'Dead-lettered: RETRIES_EXHAUSTED',
+    ]);
+    // Each failure with its message, and the dead letter's: the simulated routing service's own words.
+    expect(messages).toHaveLength(3);
+    for (const message of messages) expect(message.trim()).not.toBe('');
+    expect(await text('#event-view dd[data-fact="Correlation id"]')).toBe(correlationIds.get(target.eventId));
+    expect(await text('#event-view dd[data-fact="Status"]')).toBe('DEAD_LETTERED');
+    expect(await text('#event-payload')).toContain(target.payload.shipmentId);
+    await shot('event');
+  }, 120_000);
+
+  it('shows a payload holding markup as text, and runs none of it', async () => {
+    await page.fill('#event-id', hostile.eventId);
+    await page.click('#event-lookup button[type="submit"]');
+    await untilText('#event-view h3', (value) => value === hostile.eventId);
+    const payload = await text('#event-payload');
+    expect(payload).toContain(XSS);
+    expect(payload).toContain('<img src=x onerror=');
+    expect(await count('#event-detail script, #event-detail img')).toBe(0);
+    await new Promise((done) => setTimeout(done, 500));
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+    expect(dialogs).toEqual([]);
+  });
+
+  it('changes nothing in a dry run, then replays after a confirmation, and the events are routed', async () => {
+    await filterBySource('acme');
+    await page.check('input[name="replay-scope"][value="filter"]');
+    await page.fill('#replay-rate', '20');
+    await page.click('#dry-run');
+    expect(await text('#dry-run-summary')).toBe(
+      'Dry run (all matching the filter): 5 dead letters would be replayed; nothing was changed.',
+    );
+    for (const event of [...lost, hostile]) expect((await getStatus(baseUrl, event.eventId)).json.status).toBe('DEAD_LETTERED');
+    const pending = await fetch(`${baseUrl}/v1/ops/dlq?source=acme`, { headers: { 'x-api-key': KEY } });
+    expect(((await pending.json()) as { items: unknown[] }).items).toHaveLength(5);
+
+    await page.click('#replay');
+    await page.waitForSelector('#confirm-replay[open]');
+    expect(await text('#confirm-text')).toContain(
+      '5 dead letters (all matching the filter) will go back to the main queue at 20 events per second',
+    );
+    await page.click('#confirm-button');
+    expect(await text('#replay-summary')).toMatch(/^Replay done: 5 replayed, 0 skipped/);
+    expect(await page.getAttribute('#replay-bar', 'value')).toBe('5');
+    await waitFor(
+      'the report to show every replayed event ROUTED',
+      async () => {
+        const statuses = await texts('#replay-events [data-status-of]');
+        return statuses.length === 5 && statuses.every((status) => status === 'ROUTED') ? statuses : undefined;
+      },
+      90_000,
+    );
+    for (const event of [...lost, hostile])
+      expect((await getStatus(baseUrl, event.eventId)).json).toMatchObject({ status: 'ROUTED', replayCount: 1 });
+    // The filter held: the other source's dead letters were not touched.
+    for (const event of others) expect((await getStatus(baseUrl, event.eventId)).json.status).toBe('DEAD_LETTERED');
+  }, 120_000);
+
+  it('replays selected rows, and looks an event up by id with its status and replay history', async () => {
+    await filterBySource('dhl');
+    await page.check(`#dlq-table tr[data-event-id="${others[0]!.eventId}"] input[type="checkbox"]`);
+    await page.check('input[name="replay-scope"][value="selected"]');
+    await page.click('#dry-run');
+    expect(await text('#dry-run-summary')).toBe('Dry run (1 selected): 1 dead letter would be replayed; nothing was changed.');
+    await page.click('#replay');
+    await page.click('#confirm-button');
+    expect(await text('#replay-summary')).toMatch(/^Replay done: 1 replayed, 0 skipped/);
+    await waitForState(baseUrl, others[0]!.eventId, 'ROUTED');
+    expect((await getStatus(baseUrl, others[1]!.eventId)).json.status).toBe('DEAD_LETTERED');
+
+    await page.click('#nav button[data-view="event"]');
+    await page.fill('#event-id', others[0]!.eventId);
+    await page.click('#event-lookup button[type="submit"]');
+    await untilText('#event-view dd[data-fact="Status"]', (value) => value === 'ROUTED');
+    expect(await count('#event-replays tbody tr')).toBe(1);
+    const steps = await texts('#event-timeline .what');
+    expect(steps.slice(-2)).toEqual(['Replayed', 'Routed']);
+
+    await page.fill('#event-id', 'no-such-event');
+    await page.click('#event-lookup button[type="submit"]');
+    expect(await text('#event-error:not(:empty)')).toBe('No event with id no-such-event is known to the gateway.');
+  }, 120_000);
+
+  it('signs out when the key stops working, and never logs the key or breaks its own policy', async () => {
+    await page.evaluate(`sessionStorage.setItem('gateway-console-key', 'rotated-out')`);
+    await page.reload();
+    expect(await text('#sign-in-error:not(:empty)')).toBe('That key was refused. Check it and try again.');
+    expect(await page.evaluate(`sessionStorage.getItem('gateway-console-key')`)).toBeNull();
+    expect(offline.output()).not.toContain(KEY);
+    expect(worker.output()).not.toContain(KEY);
+    expect(browserErrors.filter((message) => /Content Security Policy|Refused/i.test(message))).toEqual([]);
+    expect(browserErrors.filter((message) => !/status of 40[14]/.test(message))).toEqual([]);
+  });
+});
