@@ -43,6 +43,7 @@ describe('the HTTP routing adapter, against a real routing service', () => {
         eventId: event.eventId,
         outcome: RoutingCallOutcome.ROUTED,
         at: expect.any(Number),
+        endedAt: expect.any(Number),
       },
     ]);
     expect(server.successesByKey()).toEqual(new Map([[event.idempotencyKey, 1]]));
