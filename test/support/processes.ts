@@ -99,3 +99,13 @@ export function runCommand(command: string, args: string[], env: Record<string, 
     });
   });
 }
+
+/**
+ * How a child process stands: both null while it runs. A child killed by a signal keeps a null
+ * exit code (its `signalCode` says which signal), so the exit code alone cannot tell it is alive.
+ */
+export function exitState(child: ChildProcess): { code: number | null; signal: NodeJS.Signals | null } {
+  return { code: child.exitCode, signal: child.signalCode };
+}
+
+export const RUNNING = { code: null, signal: null } as const;
