@@ -89,6 +89,8 @@ describe('a cloud stage (prod) package', () => {
     expect(container.Image).toBe(REQUIRED_CLOUD_PARAMS.workerImage);
     expect((container.Secrets as Array<{ Name: string }>).map((s) => s.Name).sort()).toEqual(['MONGO_URL', 'REDIS_URL']);
     expect(container.Environment).not.toContainEqual(expect.objectContaining({ Name: 'REDIS_URL' }));
+    // The routing service is a stage parameter; left out, the worker runs the simulator.
+    expect(container.Environment).toContainEqual({ Name: 'ROUTING_URL', Value: '' });
     expect(task.Properties.RequiresCompatibilities).toEqual(['FARGATE']);
     expect(ofType('AWS::ECS::Service')).toHaveLength(1);
     const [, policy] = ofType('AWS::ApplicationAutoScaling::ScalingPolicy')[0]!;
