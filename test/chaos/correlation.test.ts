@@ -48,14 +48,22 @@ describe("an event's correlation id", () => {
 
     for (const { eventId, correlationId } of [withId, withoutId]) {
       const view = await waitForState(baseUrl, eventId, 'ROUTED');
-      expect(view).toMatchObject({ correlationId, attempts: 2 });
-
+      // One or more failed calls (a retry may come round before the service is fixed), then the routing.
       const calls = routing.calls().filter((call) => call.eventId === eventId);
-      expect(calls.map((call) => call.outcome)).toEqual([RoutingCallOutcome.FAILED, RoutingCallOutcome.ROUTED]);
-      expect(calls.map((call) => call.correlationId)).toEqual([correlationId, correlationId]);
+      expect(calls.map((call) => call.outcome)).toEqual([
+        ...Array<string>(calls.length - 1).fill(RoutingCallOutcome.FAILED),
+        RoutingCallOutcome.ROUTED,
+      ]);
+      expect(calls.length).toBeGreaterThanOrEqual(2);
+      expect(view).toMatchObject({ correlationId, attempts: calls.length });
+      for (const call of calls) expect(call.correlationId).toBe(correlationId);
 
-      const lines = workerLines(worker).filter((line) => JSON.stringify(line).includes(eventId));
-      expect(lines.map((line) => line.message)).toEqual(expect.arrayContaining(['attempt failed; retrying', 'event routed']));
+      // The ledger is written before the line saying so: wait for the line.
+      const lines = await waitFor('the worker to log the routing', async () => {
+        const about = workerLines(worker).filter((line) => JSON.stringify(line).includes(eventId));
+        return about.some((line) => line.message === 'event routed') ? about : undefined;
+      });
+      expect(lines.filter((line) => line.message === 'attempt failed; retrying')).toHaveLength(calls.length - 1);
       for (const line of lines) expect(line).toMatchObject({ correlationId, eventId });
     }
   }, 120_000);
