@@ -53,10 +53,23 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-function formatTime(iso) {
+const TO_THE_MILLISECOND = {
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  fractionalSecondDigits: 3,
+  hour12: false,
+};
+
+/** Local time; to the millisecond in a timeline, where attempts can come within one second. */
+function formatTime(iso, precise = false) {
   if (!iso) return '–';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString(undefined, { hour12: false });
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return date.toLocaleString(undefined, precise ? TO_THE_MILLISECOND : { hour12: false });
 }
 
 function formatAge(seconds) {
@@ -358,6 +371,9 @@ async function dryRun() {
     replaceChildren(out, el('p', { class: 'error' }, 'The rate must be at least 1 event per second.'));
     return;
   }
+  // A new dry run starts a new cycle: the last replay's report and progress go.
+  replaceChildren($('replay-report'));
+  $('replay-progress').hidden = true;
   replaceChildren(out, el('p', { class: 'muted' }, 'Running a dry run…'));
   try {
     const result = await api('/v1/ops/dlq/replay', { method: 'POST', body: JSON.stringify({ ...scope.request, dryRun: true }) });
@@ -630,7 +646,7 @@ function timeline(view, record) {
       el(
         'li',
         { class: entry.kind },
-        el('time', { datetime: entry.at }, formatTime(entry.at)),
+        el('time', { datetime: entry.at }, formatTime(entry.at, true)),
         el('span', { class: 'what' }, entry.what),
         entry.message ? el('span', { class: 'message' }, entry.message) : null,
       ),
