@@ -156,7 +156,11 @@ const ingestSchema = z
     BACKLOG_RETRY_AFTER_SECONDS: int(30, 1),
     SIGNATURE_TOLERANCE_SECONDS: int(300, 1),
     MAX_BODY_BYTES: int(256 * 1024, 1),
-    ENQUEUE_TIMEOUT_MS: int(1500, 50),
+    /**
+     * How long ingest waits for Redis before answering 503. Below the function's 10 s timeout
+     * (serverless.yml), so a hung enqueue is answered by the handler, never cut by the platform.
+     */
+    ENQUEUE_TIMEOUT_MS: int(1500, 50).pipe(z.number().max(9000)),
     /** Reply counts (EMF metrics) are published at most this often per function instance. */
     METRICS_FLUSH_MS: int(10_000, 0),
   })

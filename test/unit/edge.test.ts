@@ -49,6 +49,11 @@ describe('configuration', () => {
     expect(() => connectionConfig({ REDIS_URL: 'not a url' })).toThrow(/REDIS_URL/);
   });
 
+  it('keeps the enqueue timeout below the function timeout, so a hung enqueue is a 503 of its own', () => {
+    expect(ingestConfig({ ENQUEUE_TIMEOUT_MS: '9000' }).enqueueTimeoutMs).toBe(9000);
+    expect(() => ingestConfig({ ENQUEUE_TIMEOUT_MS: '20000' })).toThrow(/ENQUEUE_TIMEOUT_MS/);
+  });
+
   it('reads several comma-separated secrets for rotation', () => {
     expect(secretValues({ WEBHOOK_SECRETS: ' new , old ,' }).webhookSecrets).toEqual(['new', 'old']);
   });
