@@ -23,22 +23,29 @@ class DeadlineRoutingService implements RoutingService {
   ) {}
 
   route(request: RoutingRequest): Promise<RoutingDecision> {
-    const deadline = AbortSignal.timeout(this.timeoutMs);
+    // A timer cleared when the call settles, rather than AbortSignal.timeout, which keeps each
+    // call's signal and timer alive for the whole timeout after the call has answered.
+    const controller = new AbortController();
+    const { signal } = controller;
+    const caller = request.signal;
     // A caller's own signal (a shutdown) still cancels the call before the deadline.
-    const signal = request.signal ? AbortSignal.any([request.signal, deadline]) : deadline;
+    const cancel = () => controller.abort(caller?.reason);
     return new Promise<RoutingDecision>((resolve, reject) => {
       // Listening before the adapter does, so the deadline's error wins over the adapter's abort error.
-      const onAbort = () =>
-        reject(deadline.aborted ? new TransientRoutingError(`routing timed out after ${this.timeoutMs} ms`) : (signal.reason as Error));
-      if (signal.aborted) {
-        onAbort();
-        return;
-      }
-      signal.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      if (caller?.aborted) return cancel();
+      const timer = setTimeout(
+        () => controller.abort(new TransientRoutingError(`routing timed out after ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      caller?.addEventListener('abort', cancel, { once: true });
       this.inner
         .route({ ...request, signal })
         .then(resolve, reject)
-        .finally(() => signal.removeEventListener('abort', onAbort));
+        .finally(() => {
+          clearTimeout(timer);
+          caller?.removeEventListener('abort', cancel);
+        });
     });
   }
 }
