@@ -54,11 +54,8 @@ export class HttpRoutingService implements RoutingService {
     } catch (error) {
       throw new TransientRoutingError(`routing service unreachable: ${describe(error)}`, { cause: error });
     }
-    if (response.status === 429 || response.status >= 500) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new TransientRoutingError(`routing service answered ${response.status}`);
-    }
-    if (response.status >= 400) {
+    // A 4xx but 429 is a refusal of this event; any other answer that is not a 2xx may pass.
+    if (response.status >= 400 && response.status < 500 && response.status !== 429) {
       throw new RoutingRejectedError(response.status, await detail(response));
     }
     if (!response.ok) {
