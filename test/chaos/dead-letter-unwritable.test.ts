@@ -9,7 +9,7 @@ import { DEAD_LETTER_QUEUE, jobIdFor } from '../../lib/queue/names';
 import { Collections } from '../../lib/store/mongo';
 import { sampleEvent } from '../../scripts/sample-event';
 import { waitFor, type RunningProcess } from '../support/processes';
-import { startToxiproxy, type Proxy, type ToxiproxyServer } from '../support/toxiproxy';
+import { hostPort, startToxiproxy, type Proxy, type ToxiproxyServer } from '../support/toxiproxy';
 import { isolatedEnv, postMany, startOffline, startWorker } from '../support/stack';
 
 /**
@@ -109,11 +109,6 @@ async function diagnosis(env: Record<string, string>, watcher: MongoClient, work
 
 function couldNotRecord(worker: RunningProcess): number {
   return worker.output().split('could not record the dead letter').length - 1;
-}
-
-function hostPort(url: string): string {
-  const { hostname, port } = new URL(url.replace(/^mongodb:/, 'http:'));
-  return `${hostname}:${port}`;
 }
 
 describe('a dead letter that cannot be written (Mongo cut through Toxiproxy)', () => {

@@ -6,7 +6,7 @@ import { Collections } from '../../lib/store/mongo';
 import { waitFor, type RunningProcess } from '../support/processes';
 import { waitUntilSettled, type Reconciliation } from '../support/reconcile';
 import { startRoutingServer, type RoutingServer } from '../support/routing-server';
-import { startToxiproxy, type Proxy, type Toxic, type ToxiproxyServer } from '../support/toxiproxy';
+import { hostPort, startToxiproxy, type Proxy, type Toxic, type ToxiproxyServer } from '../support/toxiproxy';
 import { isolatedEnv, postEvent, shipmentEvents, startOffline, startWorker } from '../support/stack';
 
 /**
@@ -142,11 +142,6 @@ async function timedPost(baseUrl: string, event: ShipmentEventInput) {
 async function readiness(baseUrl: string) {
   const response = await fetch(`${baseUrl}/ready`, { signal: AbortSignal.timeout(10_000) });
   return { status: response.status, json: (await response.json()) as { checks: Record<string, string> } };
-}
-
-function hostPort(url: string): string {
-  const { hostname, port } = new URL(url.replace(/^mongodb:/, 'http:'));
-  return `${hostname}:${port}`;
 }
 
 describe('network faults between the gateway and its stores (Toxiproxy)', () => {

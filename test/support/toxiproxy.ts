@@ -62,6 +62,12 @@ interface ProxyJson {
   toxics: Array<{ name: string }>;
 }
 
+/** `host:port` of a Redis or Mongo URL: the upstream a proxy in front of that server forwards to. */
+export function hostPort(url: string): string {
+  const { hostname, port } = new URL(url.replace(/^mongodb:/, 'http:'));
+  return `${hostname}:${port}`;
+}
+
 /**
  * Starts the Toxiproxy server on a free API port and returns a small typed client of its HTTP
  * API. Proxies listen on port 0, so Toxiproxy picks a free port and reports it.
