@@ -30,6 +30,10 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production
+# Amazon's RDS CA bundle, which signs DocumentDB's certificates: Node.js trusts it on top of its
+# own roots, so a DocumentDB MONGO_URL needs only tls=true (no tlsCAFile) and Atlas is unchanged.
+ADD --chmod=644 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/certs/rds-global-bundle.pem
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/rds-global-bundle.pem
 # The bundle carries its dependencies. The source map ships beside it but stays off until
 # NODE_OPTIONS=--enable-source-maps asks for it (it costs memory and stack-trace time).
 COPY --from=build /app/dist/worker.js /app/dist/worker.js.map ./dist/

@@ -6,14 +6,21 @@
  *   command with the parameter's name and what it is for;
  * - on deploy: the stage's required secrets must already exist in SSM Parameter Store (their
  *   names are checked, their values are never read), or the deploy stops naming each one missing.
+ *   It is checked before the package is built, and again before the stack is touched when
+ *   `deploy --package` skips the build.
  * The `dev` stage declares no checks (deploy/local.yml), so it is never stopped by this.
  * Plain JavaScript: the framework loads plugins with `require`.
  */
+
+/** GetParameters takes at most this many names per call. */
+const NAMES_PER_CALL = 10;
+
 class StageChecks {
-  constructor(serverless) {
+  constructor(serverless, options = {}) {
     this.serverless = serverless;
+    this.options = options;
     this.hooks = {
-      'before:package:initialize': () => this.checkParameters(),
+      'before:package:initialize': () => this.beforePackage(),
       'before:offline:start': () => this.checkParameters(),
       'before:offline:start:init': () => this.checkParameters(),
       'before:deploy:deploy': () => this.checkSecrets(),
@@ -23,6 +30,13 @@ class StageChecks {
   /** `custom.stageChecks` as resolved for this stage, or undefined for a stage without checks. */
   get checks() {
     return this.serverless.service.custom && this.serverless.service.custom.stageChecks;
+  }
+
+  /** Parameters on every package; on a deploy the secrets too, before minutes go into a build. */
+  async beforePackage() {
+    this.checkParameters();
+    const commands = (this.serverless.processedInput && this.serverless.processedInput.commands) || [];
+    if (commands[0] === 'deploy') await this.checkSecrets();
   }
 
   checkParameters() {
@@ -38,20 +52,44 @@ class StageChecks {
     );
   }
 
-  async checkSecrets() {
+  /** Once per command, however many hooks ask. */
+  checkSecrets() {
+    this.secretsChecked ??= this.findMissingSecrets();
+    return this.secretsChecked;
+  }
+
+  async findMissingSecrets() {
     const checks = this.checks;
     if (!checks) return;
-    const names = (checks.requiredSecrets || []).map((name) => `${checks.secretsPath}/${name}`);
+    const when = Object.entries(checks.requiredSecretsWhen || {}).filter(([, enabled]) => String(enabled) === 'true');
+    const names = [...(checks.requiredSecrets || []), ...when.map(([name]) => name)].map((name) => `${checks.secretsPath}/${name}`);
     if (names.length === 0) return;
-    const provider = this.serverless.getProvider('aws');
-    // Names only: WithDecryption false, and the values are not looked at.
-    const result = await provider.request('SSM', 'getParameters', { Names: names, WithDecryption: false });
-    const missing = result.InvalidParameters || [];
+    const missing = await this.invalidParameterNames(names);
     if (missing.length > 0) {
       throw new this.serverless.classes.Error(
         `Stage "${this.stage()}" is missing secret parameter(s) in SSM: ${missing.join(', ')}\n` +
           `  create each as a SecureString, for example: aws ssm put-parameter --type SecureString --name ${missing[0]} --value '...'`,
       );
+    }
+  }
+
+  /**
+   * The names among `names` that do not exist in SSM: GetParameters with WithDecryption false,
+   * so no value is decrypted, through an AWS SDK v3 client configured by the framework
+   * (credentials, profile, region, proxy; `AWS_ENDPOINT_URL` where set).
+   */
+  async invalidParameterNames(names) {
+    const { SSMClient, GetParametersCommand } = await import('@aws-sdk/client-ssm');
+    const client = new SSMClient(await this.serverless.getProvider('aws').getAwsSdkV3Config());
+    try {
+      const missing = [];
+      for (let i = 0; i < names.length; i += NAMES_PER_CALL) {
+        const result = await client.send(new GetParametersCommand({ Names: names.slice(i, i + NAMES_PER_CALL), WithDecryption: false }));
+        missing.push(...(result.InvalidParameters || []));
+      }
+      return missing;
+    } finally {
+      client.destroy();
     }
   }
 

@@ -1,18 +1,26 @@
+import { statusConfig } from '../lib/config';
 import { checkReadiness } from '../lib/health/readiness';
 import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
+import { presentsApiKey } from '../lib/http/require-api-key';
 import { sharedDb, sharedRedis } from '../lib/infrastructure';
 import { createLogger } from '../lib/logger';
-import { sharedSecrets } from '../lib/secrets/shared-secrets';
+import { operatorKeys, sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ready');
 const secrets = sharedSecrets();
+const detailsOpen = statusConfig().readyDetailsOpen;
+const keys = operatorKeys(secrets);
 
 /**
  * GET /ready: 200 when every required secret exists and Redis and Mongo both answer a ping,
- * else 503 naming the missing secrets (full SSM parameter names) and the store that is down.
+ * else 503. Anyone (a load balancer, a probe) gets `{ ready }`; an operator key, or
+ * READY_DETAILS_OPEN=true (the dev stage), also gets the checks: the missing secrets by full SSM
+ * name and the store that is down, which are not for the public internet.
  */
-export const handler = httpHandler(logger, async () => {
+export const handler = httpHandler(logger, async (event) => {
   const readiness = await checkReadiness({ secrets: () => secrets.get(), redis: () => sharedRedis('producer'), db: sharedDb });
-  return jsonReply(readiness.ready ? 200 : 503, readiness);
+  const status = readiness.ready ? 200 : 503;
+  if (detailsOpen || (await presentsApiKey(event.headers, keys))) return jsonReply(status, readiness);
+  return jsonReply(status, { ready: readiness.ready });
 });

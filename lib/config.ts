@@ -142,10 +142,17 @@ const statusSchema = z
   .object({
     /** `true` lets anyone read an event's state (the dev stage); otherwise a key is required. */
     STATUS_ROUTE_OPEN: flag,
+    /**
+     * `true` shows anyone what `GET /ready` found (the dev stage); otherwise only an operator key
+     * sees which secret is missing or which store is down, and others get `{ ready }` alone.
+     */
+    READY_DETAILS_OPEN: flag,
   })
   .transform((env) => ({
     /** The status route answers without a key. */
     routeOpen: env.STATUS_ROUTE_OPEN,
+    /** `GET /ready` shows its checks without a key. */
+    readyDetailsOpen: env.READY_DETAILS_OPEN,
   }));
 
 const ingestSchema = z
@@ -174,6 +181,28 @@ const ingestSchema = z
     metricsFlushMs: env.METRICS_FLUSH_MS,
   }));
 
+/** ROUTING_URL's value that asks for the built-in simulator explicitly (a cloud stage must say so). */
+const SIMULATOR = 'simulator';
+
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/** `Name: value`, one header line; empty means none. The value is a credential: never in a message. */
+const headerLine = z
+  .string()
+  .default('')
+  .transform((line, ctx) => {
+    if (line.trim() === '') return undefined;
+    const at = line.indexOf(':');
+    const name = line.slice(0, at).trim();
+    const value = line.slice(at + 1).trim();
+    if (at <= 0 || !HEADER_NAME_PATTERN.test(name) || value === '') {
+      ctx.addIssue({ code: 'custom', message: 'must be one header line, "Header-Name: value" (e.g. "Authorization: Bearer ...")' });
+      return z.NEVER;
+    }
+    return { name: name.toLowerCase(), value };
+  });
+
 const workerSchema = z
   .object({
     WORKER_CONCURRENCY: int(50, 1),
@@ -188,8 +217,16 @@ const workerSchema = z
     ROUTING_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
     /** A routing call not answered within this is abandoned as a transient failure (any routing service). */
     ROUTING_TIMEOUT_MS: int(5000, 1),
-    /** The routing service's URL (POST, JSON); empty: the simulator (ROUTING_LATENCY_MS, ROUTING_FAILURE_RATE). */
-    ROUTING_URL: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    /**
+     * The routing service's URL (POST, JSON); empty or `simulator`: the simulator (ROUTING_LATENCY_MS,
+     * ROUTING_FAILURE_RATE). A cloud stage must say which (the routingUrl stage parameter).
+     */
+    ROUTING_URL: z.union([z.literal(''), z.literal(SIMULATOR), z.url({ protocol: /^https?$/ })]).default(''),
+    /**
+     * A header sent on every call to ROUTING_URL, `Name: value`: the routing service's credential.
+     * In a cloud stage ECS injects it from the SSM parameter ROUTING_AUTH_HEADER (routingAuth=true).
+     */
+    ROUTING_AUTH_HEADER: headerLine,
     BREAKER_FAILURE_THRESHOLD: int(5, 1),
     BREAKER_COOLDOWN_MS: int(10_000, 1),
     /** Times a job may be orphaned by a crashed worker and come back before BullMQ fails it. */
@@ -198,6 +235,10 @@ const workerSchema = z
     METRICS_PORT: int(9464),
     /** How often the worker publishes backlog metrics to CloudWatch (EMF on stdout); 0 turns them off. */
     WORKER_CLOUD_METRICS_MS: int(60_000),
+  })
+  .refine((env) => env.ROUTING_AUTH_HEADER === undefined || (env.ROUTING_URL !== '' && env.ROUTING_URL !== SIMULATOR), {
+    path: ['ROUTING_AUTH_HEADER'],
+    message: 'is sent to ROUTING_URL, which is empty (the simulator takes no credential)',
   })
   .transform((env) => ({
     concurrency: env.WORKER_CONCURRENCY,
@@ -210,7 +251,9 @@ const workerSchema = z
       failureRate: env.ROUTING_FAILURE_RATE,
       timeoutMs: env.ROUTING_TIMEOUT_MS,
       /** Absent: the simulator. */
-      url: env.ROUTING_URL || undefined,
+      url: env.ROUTING_URL === SIMULATOR ? undefined : env.ROUTING_URL || undefined,
+      /** Sent on every call to `url`; absent when ROUTING_AUTH_HEADER is empty. */
+      authHeader: env.ROUTING_AUTH_HEADER,
     },
     breaker: { failureThreshold: env.BREAKER_FAILURE_THRESHOLD, cooldownMs: env.BREAKER_COOLDOWN_MS },
     maxStalledCount: env.MAX_STALLED_COUNT,
@@ -301,7 +344,7 @@ export function opsConfig(env: Env = process.env): OpsConfig {
   return parse(opsSchema, env);
 }
 
-/** Whether the status route needs a key. */
+/** Whether the status route, and the details of `GET /ready`, need a key. */
 export function statusConfig(env: Env = process.env): StatusConfig {
   return parse(statusSchema, env);
 }

@@ -118,7 +118,10 @@ export function sharedRoutingService(options: WorkerConfig['routing']): Promise<
   return shared(
     'routing',
     async () => {
-      if (options.url) return { service: withDeadline(new HttpRoutingService({ url: options.url }), options.timeoutMs), close() {} };
+      if (options.url) {
+        const headers = options.authHeader ? { [options.authHeader.name]: options.authHeader.value } : {};
+        return { service: withDeadline(new HttpRoutingService({ url: options.url, headers }), options.timeoutMs), close() {} };
+      }
       const settings = new RuntimeSettings(await sharedRedis('worker'), (await sharedConfig()).queuePrefix);
       void settings.refresh();
       const simulator = new SimulatedRoutingService({

@@ -1,34 +1,31 @@
 /**
- * A rehearsal of `serverless deploy --stage <stage>` with no AWS account: packages the stage,
- * then deploys the package into a local AWS API emulator (moto) the way the framework deploys
- * it — the create-stack template (the deployment bucket), the artefacts uploaded to that bucket,
- * then the update-stack template — and lists what the stack created.
+ * A rehearsal of a cloud stage's deploy with no AWS account: the framework's own
+ * `serverless deploy --stage <stage>` (its pre-deploy checks, the package, the create-stack
+ * template with the deployment bucket, the artefacts uploaded to it, the update-stack template,
+ * the wait for the stack) runs against a local AWS API emulator (moto). Every AWS SDK v3 client,
+ * the framework's and the project's plugin's, honours `AWS_ENDPOINT_URL`, so nothing is mocked.
  *
  *   npm run deploy:rehearsal            (needs `npm run setup:deploy-tools` once)
  *
  * The VPC, subnets, security group and SNS topic the stage parameters name are created in the
  * emulator first, as an account would already have them; so are the stage's SSM parameters.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { resolve } from 'node:path';
 import {
   CloudFormationClient,
-  CreateStackCommand,
   DescribeStacksCommand,
+  GetTemplateCommand,
   ListStackResourcesCommand,
-  UpdateStackCommand,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
 import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { spawn } from 'node:child_process';
 import { startAwsEmulator, type AwsEmulator } from './aws-emulator';
 
 const SERVICE = 'courier-event-gateway';
+const PROJECT_ROOT = resolve(__dirname, '..');
 
 export interface RehearsalOptions {
   stage: string;
@@ -36,20 +33,27 @@ export interface RehearsalOptions {
   emulator?: AwsEmulator;
   /** SSM parameters to create under /<service>/<stage>/ before the deploy. */
   secrets?: Record<string, string>;
+  /** Stage parameters on top of (or, set to undefined, instead of) the account's prerequisites. */
+  params?: Record<string, string | undefined>;
 }
 
-export interface Rehearsal {
+/** What `serverless deploy` printed and how it ended. */
+export interface DeployRun {
+  code: number | null;
+  output: string;
+  /** Every `--param` the command was given. */
+  params: Record<string, string>;
+}
+
+export interface Rehearsal extends DeployRun {
   stackName: string;
   status: string;
   resources: StackResourceSummary[];
-  params: Record<string, string>;
   template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
 }
 
-type Template = Rehearsal['template'];
-
 /** What an account already has before the first deploy: a VPC with two subnets, a security group, a topic. */
-async function accountPrerequisites(region: string): Promise<Record<string, string>> {
+export async function accountPrerequisites(region: string): Promise<Record<string, string>> {
   const ec2 = new EC2Client({ region });
   const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.40.0.0/16' }));
   const vpcId = vpc.Vpc!.VpcId!;
@@ -59,7 +63,7 @@ async function accountPrerequisites(region: string): Promise<Record<string, stri
     ),
   );
   const group = await ec2.send(
-    new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: 'gateway', Description: 'gateway functions and worker' }),
+    new CreateSecurityGroupCommand({ VpcId: vpcId, GroupName: `gateway-${Date.now()}`, Description: 'gateway functions and worker' }),
   );
   const topic = await new SNSClient({ region }).send(new CreateTopicCommand({ Name: 'gateway-alarms' }));
   return {
@@ -67,99 +71,82 @@ async function accountPrerequisites(region: string): Promise<Record<string, stri
     vpcSecurityGroupIds: group.GroupId!,
     alarmTopicArn: topic.TopicArn!,
     workerImage: `123456789012.dkr.ecr.${region}.amazonaws.com/${SERVICE}-worker:rehearsal`,
+    routingUrl: 'https://routing.example.com/v1/route',
   };
 }
 
-async function waitForStack(cfn: CloudFormationClient, stackName: string, timeoutMs = 120_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
-    const status = Stacks?.[0]?.StackStatus ?? 'UNKNOWN';
-    if (!status.endsWith('_IN_PROGRESS')) {
-      if (!status.endsWith('_COMPLETE') || status.includes('ROLLBACK')) {
-        throw new Error(`stack ${stackName} ended ${status}: ${Stacks?.[0]?.StackStatusReason ?? ''}`);
-      }
-      return status;
-    }
-    if (Date.now() > deadline) throw new Error(`stack ${stackName} still ${status} after ${timeoutMs} ms`);
-    await sleep(500);
+/** Creates the stage's secrets as SecureString parameters, as step 2 of the deploy guide does. */
+export async function putStageSecrets(region: string, stage: string, secrets: Record<string, string>): Promise<void> {
+  const ssm = new SSMClient({ region });
+  for (const [name, value] of Object.entries(secrets)) {
+    await ssm.send(new PutParameterCommand({ Name: `/${SERVICE}/${stage}/${name}`, Value: value, Type: 'SecureString', Overwrite: true }));
   }
 }
 
+/** `npx serverless deploy --stage <stage> --region <region> --param=...`, run to its end against the emulator. */
+export function serverlessDeploy(
+  stage: string,
+  emulator: AwsEmulator,
+  params: Record<string, string>,
+  timeoutMs = 300_000,
+): Promise<DeployRun> {
+  const args = ['serverless', 'deploy', '--stage', stage, '--region', emulator.env.AWS_REGION!];
+  args.push(...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`));
+  return new Promise((done, reject) => {
+    // The emulator's environment only: a deployer's shell variables must not reach a cloud stage.
+    const child = spawn('npx', args, { cwd: PROJECT_ROOT, env: { ...process.env, ...emulator.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (chunk: Buffer) => (output += chunk.toString());
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serverless deploy timed out after ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, output, params });
+    });
+  });
+}
+
+/** The stack as the emulator holds it after a deploy: its status, resources and template. */
+async function describeStack(region: string, stackName: string) {
+  const cfn = new CloudFormationClient({ region });
+  const { Stacks } = await cfn.send(new DescribeStacksCommand({ StackName: stackName }));
+  const resources: StackResourceSummary[] = [];
+  let token: string | undefined;
+  do {
+    const page = await cfn.send(new ListStackResourcesCommand({ StackName: stackName, NextToken: token }));
+    resources.push(...(page.StackResourceSummaries ?? []));
+    token = page.NextToken;
+  } while (token);
+  const { TemplateBody } = await cfn.send(new GetTemplateCommand({ StackName: stackName }));
+  return { status: Stacks?.[0]?.StackStatus ?? 'UNKNOWN', resources, template: JSON.parse(TemplateBody!) as Rehearsal['template'] };
+}
+
+/**
+ * Prepares the account (network, topic, secrets), runs `serverless deploy`, and returns how it
+ * ended with the stack it left. A deploy that fails is returned (code and output), not thrown,
+ * so a test can check what it said.
+ */
 export async function rehearseDeploy(options: RehearsalOptions): Promise<Rehearsal> {
   const emulator = options.emulator ?? (await startAwsEmulator());
   const previousEnv = { ...process.env };
   Object.assign(process.env, emulator.env);
   const region = emulator.env.AWS_REGION!;
-  const out = mkdtempSync(join(tmpdir(), 'gateway-rehearsal-'));
   try {
-    const params = await accountPrerequisites(region);
-    const ssm = new SSMClient({ region });
-    for (const [name, value] of Object.entries(options.secrets ?? {})) {
-      await ssm.send(
-        new PutParameterCommand({ Name: `/${SERVICE}/${options.stage}/${name}`, Value: value, Type: 'SecureString', Overwrite: true }),
-      );
-    }
-
-    const packaged = spawnSync(
-      'npx',
-      [
-        'serverless',
-        'package',
-        '--stage',
-        options.stage,
-        '--region',
-        region,
-        '--package',
-        out,
-        ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`),
-      ],
-      { cwd: resolve(__dirname, '..'), encoding: 'utf8', timeout: 240_000 },
+    const params = Object.fromEntries(
+      Object.entries({ ...(await accountPrerequisites(region)), ...options.params }).filter(
+        (entry): entry is [string, string] => entry[1] !== undefined,
+      ),
     );
-    if (packaged.status !== 0) throw new Error(`serverless package failed:\n${packaged.stdout}\n${packaged.stderr}`);
-
-    const cfn = new CloudFormationClient({ region });
+    await putStageSecrets(region, options.stage, options.secrets ?? {});
+    const run = await serverlessDeploy(options.stage, emulator, params);
     const stackName = `${SERVICE}-${options.stage}`;
-    const capabilities = ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'] as const;
-    // 1. The create-stack template: just the deployment bucket, as `serverless deploy` does first.
-    await cfn.send(
-      new CreateStackCommand({
-        StackName: stackName,
-        TemplateBody: readFileSync(join(out, 'cloudformation-template-create-stack.json'), 'utf8'),
-        Capabilities: [...capabilities],
-      }),
-    );
-    await waitForStack(cfn, stackName);
-    const bucket = (await cfn.send(new ListStackResourcesCommand({ StackName: stackName }))).StackResourceSummaries!.find(
-      (r) => r.LogicalResourceId === 'ServerlessDeploymentBucket',
-    )!.PhysicalResourceId!;
-
-    // 2. The artefacts, under the keys the update template names.
-    const templateText = readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8');
-    const template = JSON.parse(templateText) as Template;
-    const s3 = new S3Client({ region, forcePathStyle: true });
-    const zips = new Set(readdirSync(out).filter((file) => file.endsWith('.zip')));
-    for (const resource of Object.values(template.Resources)) {
-      if (resource.Type !== 'AWS::Lambda::Function') continue;
-      const key = (resource.Properties!.Code as { S3Key: string }).S3Key;
-      const zip = key.split('/').pop()!;
-      if (!zips.has(zip)) throw new Error(`the template names ${key}, which the package does not hold`);
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: readFileSync(join(out, zip)) }));
-    }
-
-    // 3. The whole stack.
-    await cfn.send(new UpdateStackCommand({ StackName: stackName, TemplateBody: templateText, Capabilities: [...capabilities] }));
-    const status = await waitForStack(cfn, stackName, 240_000);
-    const resources: StackResourceSummary[] = [];
-    let token: string | undefined;
-    do {
-      const page = await cfn.send(new ListStackResourcesCommand({ StackName: stackName, NextToken: token }));
-      resources.push(...(page.StackResourceSummaries ?? []));
-      token = page.NextToken;
-    } while (token);
-    return { stackName, status, resources, params, template };
+    if (run.code !== 0) return { ...run, stackName, status: 'NOT_DEPLOYED', resources: [], template: { Resources: {} } };
+    return { ...run, stackName, ...(await describeStack(region, stackName)) };
   } finally {
-    rmSync(out, { recursive: true, force: true });
     for (const key of Object.keys(emulator.env)) {
       if (previousEnv[key] === undefined) delete process.env[key];
       else process.env[key] = previousEnv[key];
@@ -170,8 +157,18 @@ export async function rehearseDeploy(options: RehearsalOptions): Promise<Rehears
 
 if (require.main === module) {
   const stage = process.argv[2] ?? 'rehearsal';
-  rehearseDeploy({ stage })
-    .then(({ stackName, status, resources, template }) => {
+  const secrets = {
+    WEBHOOK_SECRETS: 'rehearsal-signing-secret',
+    OPS_API_KEYS: 'rehearsal-operator-key',
+    REDIS_URL: 'rediss://gateway.cache.example:6379',
+    MONGO_URL: 'mongodb+srv://gateway:pw@cluster0.example.net/gateway',
+  };
+  rehearseDeploy({ stage, secrets })
+    .then(({ code, output, stackName, status, resources, template }) => {
+      if (code !== 0) {
+        console.error(output);
+        process.exit(1);
+      }
       // The emulator lists a resource type it does not implement with no type: it was not created.
       const created = new Set(resources.filter((r) => r.ResourceType).map((r) => r.LogicalResourceId));
       console.log(`${stackName}: ${status}, ${created.size} of the template's ${Object.keys(template.Resources).length} resources created`);

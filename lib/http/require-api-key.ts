@@ -23,6 +23,26 @@ function presentedKey(headers: Record<string, string | undefined> = {}): string 
   return headers['x-api-key'] ?? bearer;
 }
 
+/**
+ * True when the request presents one of the keys. A failure to read the keys (a missing secret)
+ * is a no: for a route that answers everyone, only the extra the key unlocks is withheld.
+ *
+ * @example
+ * const details = await presentsApiKey(event.headers, operatorKeys(sharedSecrets()));
+ */
+export async function presentsApiKey(
+  headers: Record<string, string | undefined> | undefined,
+  keys: () => Promise<readonly string[]>,
+): Promise<boolean> {
+  const presented = presentedKey(headers);
+  if (!presented) return false;
+  try {
+    return isValidApiKey(presented, await keys());
+  } catch {
+    return false;
+  }
+}
+
 export interface RequireApiKeyOptions {
   /**
    * The keys this route accepts now. Called on every request, so pass the cached secrets

@@ -6,6 +6,8 @@ import type { RoutingDecision, RoutingRequest, RoutingService } from './types';
 export interface HttpRoutingOptions {
   /** Where routing requests are POSTed (ROUTING_URL). */
   url: string;
+  /** Sent on every call besides the gateway's own: the service's credential (ROUTING_AUTH_HEADER), by lower-case name. */
+  headers?: Readonly<Record<string, string>>;
   /** The fetch to call; Node's global one (undici, keep-alive connections) unless a test gives another. */
   fetch?: typeof fetch;
 }
@@ -22,8 +24,8 @@ const MAX_DETAIL_CHARS = 200;
 
 /**
  * The routing service over HTTP: POSTs `{ eventId, event, shipment }` as JSON to `url` with the
- * event's correlation id (`x-correlation-id`) and its idempotency key (`idempotency-key`, so a
- * retried call may be recognised by the service). A 2xx answer must be a routing decision.
+ * event's correlation id (`x-correlation-id`), its idempotency key (`idempotency-key`, so a
+ * retried call may be recognised by the service) and the configured credential header, if any. A 2xx answer must be a routing decision.
  * What the worker then does is decided from the error's class alone:
  *
  * - 5xx, 429, no connection, an aborted call, a 2xx that is not a decision: {@link TransientRoutingError}
@@ -35,10 +37,12 @@ const MAX_DETAIL_CHARS = 200;
 export class HttpRoutingService implements RoutingService {
   readonly #url: string;
   readonly #fetch: typeof fetch;
+  readonly #headers: Readonly<Record<string, string>>;
 
   constructor(options: HttpRoutingOptions) {
     this.#url = options.url;
     this.#fetch = options.fetch ?? fetch;
+    this.#headers = { ...options.headers, 'content-type': 'application/json' };
   }
 
   async route(request: RoutingRequest): Promise<RoutingDecision> {
@@ -47,7 +51,7 @@ export class HttpRoutingService implements RoutingService {
     try {
       response = await this.#fetch(this.#url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-correlation-id': correlationId, 'idempotency-key': event.idempotencyKey },
+        headers: { ...this.#headers, 'x-correlation-id': correlationId, 'idempotency-key': event.idempotencyKey },
         body: JSON.stringify(requestBody(request)),
         ...(signal ? { signal } : {}),
       });

@@ -26,13 +26,26 @@ const RETRY_AFTER_FAILURE_MS = 5000;
 let ssm: SSMProvider | undefined;
 
 /**
+ * The SSM client's settings. Parameter Store answers 40 GetParameters a second per account by
+ * default, and a burst of cold starts (ingest may run 100 at once) asks more: the throttled calls
+ * are retried, up to 4 attempts, with the SDK's standard retry mode, whose delays are exponential
+ * with full jitter (throttling from a 500 ms base), so the herd spreads out instead of retrying
+ * in step. Each attempt gives up within seconds: a Lambda in a VPC with no route to SSM answers
+ * 503 in about 5 s, inside its 10 s timeout, not at it.
+ */
+export const SSM_CLIENT_CONFIG = {
+  maxAttempts: 4,
+  retryMode: 'standard',
+  requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+} as const;
+
+/**
  * Powertools' SSM provider: every parameter in one GetParameters call, decrypted, and kept in its
  * in-memory cache for `maxAgeSeconds`. Absent names come back under `_errors` instead of failing
- * the call (`throwOnError: false`). The client gives up within seconds: a Lambda in a VPC with no
- * route to SSM should answer 503 quickly, not hang until its timeout.
+ * the call (`throwOnError: false`).
  */
 export const readSsmParameters: ReadParameters = async (names, maxAgeSeconds) => {
-  ssm ??= new SSMProvider({ clientConfig: { maxAttempts: 2, requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 } } });
+  ssm ??= new SSMProvider({ clientConfig: SSM_CLIENT_CONFIG });
   const result = await ssm.getParametersByName(Object.fromEntries(names.map((name) => [name, {}])), {
     decrypt: true,
     maxAge: maxAgeSeconds,

@@ -45,6 +45,14 @@ describe('the Dockerfile', () => {
     expect(text).not.toMatch(/^ENV\s.*enable-source-maps/m);
   });
 
+  it("trusts Amazon's RDS CA bundle on top of Node's roots, so a DocumentDB MONGO_URL needs no tlsCAFile", () => {
+    const worker = stage('worker')!.instructions;
+    const add = worker.find((i) => i.keyword === 'ADD' && i.args.includes('truststore.pki.rds.amazonaws.com'));
+    const path = add?.args.split(/\s+/).at(-1);
+    expect(path).toBe('/etc/ssl/certs/rds-global-bundle.pem');
+    expect(worker.filter((i) => i.keyword === 'ENV').map((i) => i.args)).toContain(`NODE_EXTRA_CA_CERTS=${path}`);
+  });
+
   // The checker must be able to say no: each broken promise, made on a copy of the real file.
   const broken: Array<[string, (dockerfile: string) => string, RegExp]> = [
     ['runs as root', (d) => d.replace(/^USER 1000:1000$/m, 'USER root'), /runs as root/],

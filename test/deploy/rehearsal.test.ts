@@ -1,3 +1,4 @@
+import { DescribeStacksCommand, CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -27,9 +28,13 @@ const SECRETS = {
   OPS_API_KEYS: 'rehearsal-operator-key',
   REDIS_URL: 'rediss://gateway.cache.example:6379',
   MONGO_URL: 'mongodb+srv://gateway:pw@cluster0.example.net/gateway',
+  ROUTING_AUTH_HEADER: 'Authorization: Bearer rehearsal-routing-credential',
 };
 
-/** `serverless deploy --stage rehearsal`, rehearsed in a local AWS emulator with no account. */
+/**
+ * `npx serverless deploy --stage rehearsal`, the framework's own deploy (its pre-deploy checks,
+ * package, create-stack, upload, update-stack), against a local AWS emulator with no account.
+ */
 describe('a rehearsal deploy of a cloud stage', () => {
   let emulator: AwsEmulator;
   let rehearsal: Rehearsal;
@@ -39,11 +44,13 @@ describe('a rehearsal deploy of a cloud stage', () => {
 
   beforeAll(async () => {
     emulator = await startAwsEmulator();
-    rehearsal = await rehearseDeploy({ stage: 'rehearsal', emulator, secrets: SECRETS });
-  }, 300_000);
+    rehearsal = await rehearseDeploy({ stage: 'rehearsal', emulator, secrets: SECRETS, params: { routingAuth: 'true' } });
+  }, 400_000);
   afterAll(async () => emulator?.stop());
 
-  it('creates the stack, and every resource the emulator implements', () => {
+  it('passes the secrets check and creates the stack, and every resource the emulator implements', () => {
+    expect(rehearsal.code, rehearsal.output).toBe(0);
+    expect(rehearsal.output).toContain('Service deployed to stack courier-event-gateway-rehearsal');
     expect(rehearsal.status).toMatch(/^(CREATE|UPDATE)_COMPLETE$/);
     const created = new Map(rehearsal.resources.filter((r) => r.ResourceType).map((r) => [r.LogicalResourceId, r]));
     const skipped = new Set<string>();
@@ -56,7 +63,7 @@ describe('a rehearsal deploy of a cloud stage', () => {
       expect(found.ResourceType, id).toBe(resource.Type);
       expect(found.ResourceStatus, id).toMatch(/_COMPLETE$/);
     }
-    // Said in the test output, as the issue asks: which types only cfn-lint checked.
+    // Said in the test output: which types only cfn-lint checked.
     console.info(`emulator lacks (checked by cfn-lint only): ${[...skipped].sort().join(', ')}`);
     expect([...skipped].sort()).toEqual(EMULATOR_LACKS);
     const count = (type: string) => rehearsal.resources.filter((r) => r.ResourceType === type).length;
@@ -79,25 +86,30 @@ describe('a rehearsal deploy of a cloud stage', () => {
       const variables = fn.Environment?.Variables ?? {};
       expect(variables).toMatchObject({ SECRETS_SOURCE: 'ssm', SECRETS_PATH: '/courier-event-gateway/rehearsal' });
       for (const secret of Object.keys(SECRETS)) expect(variables, `${name} ${secret}`).not.toHaveProperty(secret);
-      expect(JSON.stringify(variables)).not.toMatch(/rehearsal-signing-secret|rehearsal-operator-key|rediss:|mongodb/);
+      expect(JSON.stringify(variables)).not.toMatch(
+        /rehearsal-signing-secret|rehearsal-operator-key|rehearsal-routing-credential|rediss:|mongodb/,
+      );
     }
   });
 
-  it('runs the worker service on Fargate with the image, and its store URLs injected from SSM', async () => {
+  it('runs the worker service with the image, the routing service, and its store URLs and routing credential injected from SSM', async () => {
     const ecs = client(ECSClient);
     const cluster = rehearsal.resources.find((r) => r.ResourceType === 'AWS::ECS::Cluster')!.PhysicalResourceId!;
     const { services } = await ecs.send(new DescribeServicesCommand({ cluster, services: ['worker'] }));
     expect(services).toHaveLength(1);
     // The emulator records every service as EC2; the template's FARGATE is checked in cloud-stage.test.ts.
-    expect(services![0]).toMatchObject({ serviceName: 'worker', desiredCount: 1 });
+    expect(services![0]).toMatchObject({ serviceName: 'worker' });
     const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: services![0]!.taskDefinition! }));
     const container = taskDefinition!.containerDefinitions![0]!;
     expect(container.image).toBe(rehearsal.params.workerImage);
+    expect(container.environment).toContainEqual({ name: 'ROUTING_URL', value: rehearsal.params.routingUrl });
     expect(container.secrets?.map((s) => s.valueFrom?.split(':parameter')[1]).sort()).toEqual([
       '/courier-event-gateway/rehearsal/MONGO_URL',
       '/courier-event-gateway/rehearsal/REDIS_URL',
+      '/courier-event-gateway/rehearsal/ROUTING_AUTH_HEADER',
     ]);
-    expect(JSON.stringify(container.environment)).not.toMatch(/rediss:|mongodb/);
+    expect(container.secrets?.find((s) => s.valueFrom?.endsWith('/ROUTING_AUTH_HEADER'))?.name).toBe('ROUTING_AUTH_HEADER');
+    expect(JSON.stringify(container.environment)).not.toMatch(/rediss:|mongodb|rehearsal-routing-credential/);
   });
 
   it('finds the stage parameters where the functions and the worker read them', async () => {
@@ -111,4 +123,17 @@ describe('a rehearsal deploy of a cloud stage', () => {
         .sort(),
     );
   });
+
+  it('stops before building anything when secrets are missing from SSM, naming each, and creates no stack', async () => {
+    const { MONGO_URL: _mongo, ROUTING_AUTH_HEADER: _routing, ...partial } = SECRETS;
+    const stopped = await rehearseDeploy({ stage: 'unready', emulator, secrets: partial, params: { routingAuth: 'true' } });
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.output).toContain(
+      'missing secret parameter(s) in SSM: /courier-event-gateway/unready/MONGO_URL, /courier-event-gateway/unready/ROUTING_AUTH_HEADER',
+    );
+    expect(stopped.output).not.toContain('Packaging');
+    await expect(client(CloudFormationClient).send(new DescribeStacksCommand({ StackName: stopped.stackName }))).rejects.toThrow(
+      /does not exist/,
+    );
+  }, 120_000);
 });

@@ -87,7 +87,9 @@ describe('a cloud stage reading its secrets from SSM', () => {
         15_000,
         500,
       );
-      expect(await response.json()).toEqual({ ready: true, checks: { secrets: 'up', redis: 'up', mongo: 'up' } });
+      expect(await response.json()).toEqual({ ready: true });
+      const withKey = await fetch(`${baseUrl}/ready`, { headers: { 'x-api-key': OPS_KEY } });
+      expect(await withKey.json()).toEqual({ ready: true, checks: { secrets: 'up', redis: 'up', mongo: 'up' } });
     });
 
     it('accepts an event signed with the secret in SSM, and refuses the dev secret of its environment', async () => {
@@ -163,8 +165,15 @@ describe('a cloud stage reading its secrets from SSM', () => {
 
     afterAll(async () => offline?.stop());
 
-    it('reports not ready, naming the missing parameter in full', async () => {
-      const response = await fetch(`${baseUrl}/ready`);
+    it('reports not ready to anyone, and names the missing parameter in full to an operator key only', async () => {
+      for (const key of [null, 'decoy-ops-key', STATUS_KEY]) {
+        const response = await fetch(`${baseUrl}/ready`, { headers: key ? { 'x-api-key': key } : {} });
+        expect(response.status).toBe(503);
+        const text = await response.text();
+        expect(JSON.parse(text)).toEqual({ ready: false });
+        expect(text).not.toContain(SERVICE_PATH);
+      }
+      const response = await fetch(`${baseUrl}/ready`, { headers: { 'x-api-key': OPS_KEY } });
       expect(response.status).toBe(503);
       expect(await response.json()).toEqual({
         ready: false,

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { workerConfig } from '../../lib/config';
 import { RoutingRejectedError, TransientRoutingError } from '../../lib/errors';
+import { sharedRoutingService } from '../../lib/infrastructure';
 import { parseShipmentEvent, type ShipmentEvent } from '../../lib/events/schema';
 import { HttpRoutingService } from '../../lib/routing/http-routing-service';
 import { decideRoute } from '../../lib/routing/simulated-routing-service';
@@ -77,6 +79,19 @@ describe('the HTTP routing adapter, against a real routing service', () => {
     expect(error).toBeInstanceOf(RoutingRejectedError);
     expect((error as Error).message).toContain(`refused the event with ${status}: {"error":"routing failed (injected)"}`);
     expect(classifyFailure(error)).toEqual({ action: FailureAction.DEAD_LETTER, reason: 'ROUTING_REJECTED' });
+  });
+
+  it('sends the credential of ROUTING_AUTH_HEADER on every call, as the worker is wired, and is refused without it', async () => {
+    server.set({ authorization: 'Bearer routing-credential' });
+    const { routing: settings } = workerConfig({
+      ROUTING_URL: server.url,
+      ROUTING_AUTH_HEADER: 'Authorization: Bearer routing-credential',
+    });
+    const worker = await sharedRoutingService(settings);
+    const event = shipmentEvent();
+    await expect(worker.route(request(event))).resolves.toMatchObject({ hub: decideRoute({ event, shipment: null }).hub });
+    await expect(routing.route(request())).rejects.toThrow(RoutingRejectedError);
+    expect(server.calls().map((call) => call.outcome)).toEqual([RoutingCallOutcome.ROUTED, RoutingCallOutcome.UNAUTHORIZED]);
   });
 
   it('treats a service that does not listen as a transient failure', async () => {

@@ -110,6 +110,8 @@ export function productionStageProblems(stages: Stage[], bundleCommand: string[]
     const words = copy.args.split(/\s+/);
     const from = words.find((word) => word.startsWith('--from='))?.slice('--from='.length);
     const sources = words.filter((word) => !word.startsWith('--')).slice(0, -1);
+    // A file fetched over HTTPS at build time (a CA bundle) is not from the build context.
+    if (copy.keyword === 'ADD' && sources.length > 0 && sources.every((source) => source.startsWith('https://'))) continue;
     if (!from) problems.push(`copies from the build context (${copy.args}): sources and dev files would ship`);
     else if (sources.some((source) => !/^\/app\/dist\/[^/]+$/.test(source))) problems.push(`copies more than the bundle: ${copy.args}`);
     if (/node_modules/.test(copy.args)) problems.push(`copies node_modules: ${copy.args}`);

@@ -47,6 +47,8 @@ export interface RoutingBehaviour {
   failureStatus: number;
   /** Accept each call and never answer it (until `close`). Default false. */
   hang: boolean;
+  /** The `authorization` header a call must carry, as a service with a credential checks; else 401. Default: none. */
+  authorization?: string;
 }
 
 export const RoutingCallOutcome = {
@@ -56,6 +58,8 @@ export const RoutingCallOutcome = {
   FAILED: 'failed',
   /** Answered 400: the body is not a routing request. */
   REJECTED: 'rejected',
+  /** Answered 401: the call lacked the credential the service asks for. */
+  UNAUTHORIZED: 'unauthorized',
   /** Not answered yet (a hanging call stays so until the caller hangs up). */
   PENDING: 'pending',
   /** The caller hung up before an answer was sent: no effect. */
@@ -139,7 +143,10 @@ async function answer(call: RoutingCall, request: IncomingMessage, response: Ser
   if (behaviour.latencyMs > 0) await sleep(behaviour.latencyMs);
   if (hungUp) return;
   call.endedAt = Date.now();
-  if (!parsed) {
+  if (behaviour.authorization !== undefined && header(request, 'authorization') !== behaviour.authorization) {
+    call.outcome = RoutingCallOutcome.UNAUTHORIZED;
+    reply(response, 401, { error: 'missing or wrong credential' });
+  } else if (!parsed) {
     call.outcome = RoutingCallOutcome.REJECTED;
     reply(response, 400, { error: 'not a routing request' });
   } else if (behaviour.failureRate > 0 && Math.random() < behaviour.failureRate) {

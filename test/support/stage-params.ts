@@ -8,6 +8,7 @@ export const REQUIRED_CLOUD_PARAMS: Record<string, string> = {
   vpcSecurityGroupIds: 'sg-0a1b2c3d4e5f60001',
   workerImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/courier-event-gateway-worker:abc1234',
   alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:gateway-alarms',
+  routingUrl: 'https://routing.example.com/v1/route',
 };
 
 /** `--param=name=value` arguments for the serverless CLI. */

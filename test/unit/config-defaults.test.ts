@@ -25,9 +25,14 @@ const STATUS_OPEN_IN_DEV: Deviation = {
   why: 'the dev stage opens the status route, so curl works without a key; closed unless asked for',
 };
 
+const READY_OPEN_IN_DEV: Deviation = {
+  value: 'true',
+  why: 'the dev stage shows what /ready found to anyone; a cloud stage to operator keys only',
+};
+
 /** Where a file's value differs from the schema's default on purpose. */
 const DEVIATIONS: Record<'dev' | 'cloud' | 'envExample', Record<string, Deviation>> = {
-  dev: { WEBHOOK_SECRETS: DEV_SECRET, STATUS_ROUTE_OPEN: STATUS_OPEN_IN_DEV },
+  dev: { WEBHOOK_SECRETS: DEV_SECRET, STATUS_ROUTE_OPEN: STATUS_OPEN_IN_DEV, READY_DETAILS_OPEN: READY_OPEN_IN_DEV },
   cloud: {
     SECRETS_SOURCE: { value: 'ssm', why: 'cloud Lambdas read their secrets from SSM at run time' },
     QUEUE_PREFIX: {
@@ -36,7 +41,7 @@ const DEVIATIONS: Record<'dev' | 'cloud' | 'envExample', Record<string, Deviatio
     },
   },
   // .env.example is what dev runs and docker compose read: it carries the dev stage's values.
-  envExample: { WEBHOOK_SECRETS: DEV_SECRET, STATUS_ROUTE_OPEN: STATUS_OPEN_IN_DEV },
+  envExample: { WEBHOOK_SECRETS: DEV_SECRET, STATUS_ROUTE_OPEN: STATUS_OPEN_IN_DEV, READY_DETAILS_OPEN: READY_OPEN_IN_DEV },
 };
 
 /** The variables the schema gives a default, with that default as parsed. */
