@@ -34,8 +34,9 @@ export interface FieldIssue {
 /** The body parsed as JSON but is not a valid event. */
 export class ValidationError extends GatewayError {
   readonly issues: FieldIssue[];
-  constructor(issues: FieldIssue[], options?: { cause?: unknown }) {
-    super('the event does not match the schema', options);
+  /** `message` says what was checked: the event by default, a query or a request body elsewhere. */
+  constructor(issues: FieldIssue[], options?: { cause?: unknown; message?: string }) {
+    super(options?.message ?? 'the event does not match the schema', options);
     this.name = 'ValidationError';
     this.issues = issues;
   }

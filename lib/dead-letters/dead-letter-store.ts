@@ -4,7 +4,7 @@ import type { QueuedEvent } from '../events/schema';
 import type { AttemptRecord } from '../ledger/ledger';
 import { DEAD_LETTER_QUEUE, jobIdFor } from '../queue/names';
 import type { RedisClient } from '../queue/redis';
-import { ValidationError } from '../errors';
+import { decodeTimeCursor, encodeTimeCursor } from '../store/time-cursor';
 import { ExclusiveSteps } from '../store/exclusive-step';
 import { Collections } from '../store/mongo';
 
@@ -146,7 +146,7 @@ export class DeadLetterStore {
   async list(filter: DeadLetterFilter, page: { limit: number; cursor?: string }): Promise<DeadLetterPage> {
     const query = toQuery(filter);
     if (page.cursor) {
-      const [at, id] = decodeCursor(page.cursor);
+      const [at, id] = decodeTimeCursor(page.cursor);
       query.$or = [{ lastFailedAt: { $gt: at } }, { lastFailedAt: at, _id: { $gt: id } }];
     }
     const items = await this.#records
@@ -157,7 +157,7 @@ export class DeadLetterStore {
     const more = items.length > page.limit;
     const shown = items.slice(0, page.limit);
     const last = shown.at(-1);
-    return { items: shown, ...(more && last ? { nextCursor: encodeCursor(last.lastFailedAt, last._id) } : {}) };
+    return { items: shown, ...(more && last ? { nextCursor: encodeTimeCursor(last.lastFailedAt, last._id) } : {}) };
   }
 
   /** How many dead letters match, by reason code. */
@@ -256,19 +256,4 @@ function toQuery(filter: DeadLetterFilter): Filter<DeadLetterRecord> {
     };
   }
   return query;
-}
-
-function encodeCursor(at: Date, id: string): string {
-  return Buffer.from(JSON.stringify([at.toISOString(), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [Date, string] {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [string, string];
-    const date = new Date(at);
-    if (Number.isNaN(date.getTime()) || typeof id !== 'string') throw new Error('bad cursor');
-    return [date, id];
-  } catch (error) {
-    throw new ValidationError([{ path: 'cursor', message: 'not a cursor this API returned' }], { cause: error });
-  }
 }

@@ -21,6 +21,9 @@ export interface LedgerEntry {
   eventId: string;
   source: string;
   eventType: string;
+  /** The payload's shipment and order, kept for the operators' search (absent on entries written before it). */
+  shipmentId?: string;
+  orderId?: string | null;
   payloadHash: string;
   correlationId: string;
   status: EventStatus;
@@ -310,6 +313,8 @@ function newEntry({ item, payloadHash, owner, leaseMs }: ClaimRequest, now: Date
     eventId: item.event.eventId,
     source: item.event.source,
     eventType: item.event.eventType,
+    shipmentId: item.event.payload.shipmentId,
+    orderId: item.event.payload.orderId ?? null,
     payloadHash,
     correlationId: item.correlationId,
     status: EventStatus.ROUTING_PENDING,

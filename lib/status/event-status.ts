@@ -11,6 +11,8 @@ export interface EventStatusView {
   idempotencyKey?: string;
   source?: string;
   eventType?: string;
+  shipmentId?: string;
+  orderId?: string | null;
   correlationId?: string;
   attempts: number;
   attemptHistory?: Array<{ attempt: number; at: string; error: string; message: string }>;
@@ -31,13 +33,16 @@ export interface StatusDependencies {
 
 const iso = (date: Date | null | undefined) => (date ? date.toISOString() : undefined);
 
-function fromLedger(entry: LedgerEntry): EventStatusView {
+/** What the ledger knows of an event, as the status route and the operators' search show it. */
+export function statusViewOf(entry: LedgerEntry): EventStatusView {
   return {
     eventId: entry.eventId,
     status: entry.status,
     idempotencyKey: entry._id,
     source: entry.source,
     eventType: entry.eventType,
+    shipmentId: entry.shipmentId,
+    orderId: entry.orderId,
     correlationId: entry.correlationId,
     attempts: entry.attempts,
     attemptHistory: entry.attemptHistory.map((a) => ({
@@ -64,7 +69,7 @@ function fromLedger(entry: LedgerEntry): EventStatusView {
  */
 export async function getEventStatus(eventId: string, deps: StatusDependencies): Promise<EventStatusView> {
   const entry = await deps.ledger.findByEventId(eventId);
-  if (entry) return fromLedger(entry);
+  if (entry) return statusViewOf(entry);
   if (await deps.queue.findQueuedJobId(eventId)) {
     return { eventId, status: EventStatus.QUEUED, attempts: 0 };
   }
