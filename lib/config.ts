@@ -266,8 +266,10 @@ const opsSchema = z
   .object({
     /** Default pace of a replay, events per second, so a large replay does not starve live traffic. */
     REPLAY_RATE_PER_SECOND: int(50, 1),
+    /** How long the audit trail keeps a record of an operator action (a TTL index; FerretDB keeps them). */
+    AUDIT_RETENTION_DAYS: int(400, 1),
   })
-  .transform((env) => ({ replayRatePerSecond: env.REPLAY_RATE_PER_SECOND }));
+  .transform((env) => ({ replayRatePerSecond: env.REPLAY_RATE_PER_SECOND, auditRetentionDays: env.AUDIT_RETENTION_DAYS }));
 
 // Set by the serverless CLI, not by a deploy: so not among `environmentVariables` below.
 const invocationSchema = z

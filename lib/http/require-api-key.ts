@@ -18,7 +18,7 @@ export function isValidApiKey(presented: string | undefined, keys: readonly stri
 }
 
 /** The key from `x-api-key`, or from `authorization: Bearer <key>`. */
-function presentedKey(headers: Record<string, string | undefined> = {}): string | undefined {
+export function presentedKey(headers: Record<string, string | undefined> = {}): string | undefined {
   const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
   return headers['x-api-key'] ?? bearer;
 }

@@ -23,6 +23,8 @@ export const Collections = {
   shipmentVersions: 'shipment_versions',
   /** One document per dead letter and replay round: the atomic claim of a replay. */
   replayClaims: 'dead_letter_replays',
+  /** One document per operator action: who did what, when, and how it ended. */
+  audit: 'audit',
 } as const;
 
 /**
@@ -79,7 +81,7 @@ export async function ensureIndexes(db: Db): Promise<void> {
  * A TTL index on `at`. FerretDB 1.24 refuses TTL indexes as not implemented: there the records
  * are kept (stated in the README), nothing pretends otherwise.
  */
-async function expireAfter(collection: Collection, seconds: number): Promise<void> {
+export async function expireAfter<T extends Document>(collection: Collection<T>, seconds: number): Promise<void> {
   try {
     await collection.createIndex({ at: 1 }, { name: 'at_ttl', expireAfterSeconds: seconds });
   } catch (error) {

@@ -33,6 +33,7 @@ describe('the deployable package', () => {
       'GET /v1/ops/stats': 'AWS_IAM',
       'GET /v1/ops/dlq': 'AWS_IAM',
       'GET /v1/ops/events': 'AWS_IAM',
+      'GET /v1/ops/audit': 'AWS_IAM',
       'POST /v1/ops/dlq/replay': 'AWS_IAM',
       'POST /v1/events': 'NONE',
       // The console is a static page: its calls to the operator routes carry the credentials.
@@ -61,6 +62,7 @@ describe('the deployable package', () => {
       'GET /ops/{asset}',
       'GET /ready',
       'GET /v1/events/{eventId}',
+      'GET /v1/ops/audit',
       'GET /v1/ops/dlq',
       'GET /v1/ops/events',
       'GET /v1/ops/stats',
@@ -68,7 +70,7 @@ describe('the deployable package', () => {
       'POST /v1/ops/dlq/replay',
       'POST /v1/sources/{source}/events',
     ]);
-    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-replay', 'console']) {
+    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-replay', 'console']) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
     }
   });
