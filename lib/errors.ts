@@ -156,6 +156,16 @@ export class CircuitOpenError extends GatewayError {
   }
 }
 
+/** The event's source (or every source) is paused by an operator: it waits, using no attempt. */
+export class PausedError extends GatewayError {
+  readonly scope: string;
+  constructor(scope: string, options?: { cause?: unknown }) {
+    super(scope === '*' ? 'every source is paused' : `source ${scope} is paused`, options);
+    this.name = 'PausedError';
+    this.scope = scope;
+  }
+}
+
 /** A keyed route (operator, status) was called without a key it accepts. Says nothing more. */
 export class ApiKeyError extends GatewayError {
   constructor(options?: { cause?: unknown }) {

@@ -1,8 +1,9 @@
 import { opsConfig } from '../config';
 import { replayDeadLetters, type parseReplayRequest, type ReplayReport } from '../dead-letters/replay';
-import { sharedDb, sharedDeadLetters, sharedEventQueue } from '../infrastructure';
+import { sharedConfig, sharedDb, sharedDeadLetters, sharedEventQueue, sharedRedis } from '../infrastructure';
 import { MongoLedger } from '../ledger/ledger';
 import { AuditTrail } from './audit-trail';
+import { ALL_SOURCES, PauseStore, type Pause, type PauseView } from './pauses';
 
 /** Who acts, as the audit trail records it. */
 export interface Operator {
@@ -36,5 +37,37 @@ export async function replayAsOperator(request: ReturnType<typeof parseReplayReq
         defaultRatePerSecond: opsConfig().replayRatePerSecond,
       }),
     (report) => report.replayed.length + report.skipped.length,
+  );
+}
+
+/** The pauses of this gateway's queue. */
+export async function sharedPauses(): Promise<PauseStore> {
+  return new PauseStore(await sharedRedis('producer'), (await sharedConfig()).queuePrefix);
+}
+
+/** Pauses one source, or every source when `source` is absent, and records who did it. */
+export async function pauseAsOperator(request: { source?: string; reason: string }, operator: Operator): Promise<Pause> {
+  const [pauses, trail] = await Promise.all([sharedPauses(), sharedAuditTrail()]);
+  return trail.audited(
+    { ...operator, action: 'pause', request: { ...request }, dryRun: false },
+    () => pauses.pause(request.source ?? ALL_SOURCES, { by: operator.keyId, reason: request.reason }),
+    () => 0,
+  );
+}
+
+/** Ends the pause of one source, or of every source, and records who did it; the held events drain. */
+export async function resumeAsOperator(
+  request: { source?: string; reason?: string },
+  operator: Operator,
+): Promise<{ resumed: Pause | null; held: number }> {
+  const [pauses, trail] = await Promise.all([sharedPauses(), sharedAuditTrail()]);
+  return trail.audited(
+    { ...operator, action: 'resume', request: { ...request }, dryRun: false },
+    async () => {
+      const scope = request.source ?? ALL_SOURCES;
+      const held = (await pauses.list()).find((pause: PauseView) => pause.scope === scope)?.held ?? 0;
+      return { resumed: await pauses.resume(scope), held };
+    },
+    (result) => result.held,
   );
 }

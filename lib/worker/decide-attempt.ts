@@ -1,5 +1,6 @@
 import { DeadLetterReason } from '../dead-letters/dead-letter-store';
-import { CircuitOpenError, LeaseHeldError, PayloadConflictError } from '../errors';
+import { CircuitOpenError, LeaseHeldError, PausedError, PayloadConflictError } from '../errors';
+import { HOLD_MS } from '../ops/pauses';
 import type { ClaimResult, FailureRecord } from '../ledger/ledger';
 import type { RoutingDecision } from '../routing/types';
 import type { ApplyOutcome } from '../shipments/shipment-store';
@@ -15,6 +16,8 @@ export type AttemptResult =
   | { kind: 'routed'; routing: RoutingDecision; applied: ApplyOutcome }
   | Exclude<ClaimResult, { kind: 'claimed' }>
   | { kind: 'unclaimed'; error: unknown }
+  /** An operator paused the event's source (or every source): it is held, unclaimed. */
+  | { kind: 'paused'; scope: string }
   | { kind: 'failed'; error: unknown };
 
 /** What the worker does with a job once its attempt is over. */
@@ -91,6 +94,13 @@ export function decideAttempt(
         kind: DecisionKind.WAIT,
         until: clock.now + backoffDelay(attempt, policy.backoff, clock.random),
         failure: describeFailure(result.error, attempt),
+      };
+    case 'paused':
+      // Held without using an attempt, and looked at again a little later, spread so held events do not all return at once.
+      return {
+        kind: DecisionKind.WAIT,
+        until: clock.now + Math.round(HOLD_MS * (1 + clock.random() * 0.2)),
+        failure: describeFailure(new PausedError(result.scope), attempt),
       };
     case 'conflict':
       return decideFailure(new PayloadConflictError(result.entry._id), attempt, policy, clock);

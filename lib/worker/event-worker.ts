@@ -5,6 +5,7 @@ import type { WorkerConfig } from '../config';
 import type { DeadLetterStore } from '../dead-letters/dead-letter-store';
 import type { QueuedEvent } from '../events/schema';
 import { MongoLedger } from '../ledger/ledger';
+import { PauseStore, pausedScope, type Pause } from '../ops/pauses';
 import { EVENTS_QUEUE } from '../queue/names';
 import type { RedisClient } from '../queue/redis';
 import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breaker';
@@ -12,7 +13,7 @@ import type { RoutingService } from '../routing/types';
 import { MongoShipmentStore } from '../shipments/shipment-store';
 import { retryDelayStrategy } from './backoff';
 import type { ProcessorMetrics } from './metrics';
-import { createEventProcessor, type ProcessOutcome } from './process-event';
+import { createEventProcessor, type ProcessorDependencies, type ProcessOutcome } from './process-event';
 
 export interface EventWorkerOptions {
   config: WorkerConfig;
@@ -28,6 +29,8 @@ export interface EventWorkerOptions {
   routing: RoutingService;
   /** The routing breaker; one is made from `config.breaker` when not given. */
   breaker?: CircuitBreaker;
+  /** The operators' pauses, read before the first job (see `startPauseWatch`); none when absent. */
+  pauses?: ProcessorDependencies['pauses'];
 }
 
 export interface EventWorker {
@@ -36,6 +39,35 @@ export interface EventWorker {
   deadLetters: DeadLetterStore;
   /** Stops taking jobs and waits for the ones in flight. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** The worker's Redis client waits out an outage; the pause check does not hold a job that long. */
+const PAUSE_READ_TIMEOUT_MS = 1000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The operators' pauses as a worker sees them: read from Redis for every job it takes up (one
+ * HGETALL of a small hash), so a pause applies to the next job after it is written, and a worker
+ * that starts during a pause holds its source's events from the first. While Redis does not
+ * answer, the last pauses read stay in force.
+ */
+export function pauseCheck(redis: RedisClient, prefix: string): NonNullable<ProcessorDependencies['pauses']> {
+  const store = new PauseStore(redis, prefix);
+  let last: Record<string, Pause> = {};
+  return {
+    async pausedScope(source) {
+      last = await withTimeout(store.read(), PAUSE_READ_TIMEOUT_MS).catch(() => last);
+      return pausedScope(last, source);
+    },
+    hold: (scope, jobId) => store.hold(scope, jobId),
+  };
 }
 
 /**
@@ -58,6 +90,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
     leaseMs: config.leaseMs,
     backoff: config.backoff,
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.pauses ? { pauses: options.pauses } : {}),
   });
   const worker = new Worker<QueuedEvent, ProcessOutcome>(EVENTS_QUEUE, processor, {
     connection: redis,

@@ -10,7 +10,7 @@ import { EVENTS_QUEUE } from '../queue/names';
 import type { RedisClient } from '../queue/redis';
 import { BreakerState, CircuitBreaker } from '../routing/circuit-breaker';
 import { readBacklog, startBacklogMetrics } from './backlog-metrics';
-import { startEventWorker, type EventWorker } from './event-worker';
+import { pauseCheck, startEventWorker, type EventWorker } from './event-worker';
 import { assessWorkerHealth, WorkerPhase } from './health';
 import { serveMetrics, WorkerMetrics } from './metrics';
 
@@ -70,6 +70,7 @@ async function startWorker(logger: Logger): Promise<RunningWorker> {
   });
   const workerId = `${hostname()}-${process.pid}`;
   const eventWorker = startEventWorker({
+    pauses: pauseCheck(redis, connection.queuePrefix),
     config,
     redis,
     db,

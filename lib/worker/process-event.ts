@@ -25,6 +25,8 @@ export interface ProcessorDependencies {
   leaseMs: number;
   backoff: BackoffPolicy;
   metrics?: ProcessorMetrics;
+  /** The operators' pauses: an event of a paused source is held, unclaimed, until the pause ends. */
+  pauses?: { pausedScope(source: string): Promise<string | undefined>; hold(scope: string, jobId: string): Promise<void> };
 }
 
 export type ProcessOutcome =
@@ -114,6 +116,12 @@ async function runAttempt(run: AttemptRun): Promise<Attempted> {
   const opened = await settle(() => openEvent(job, deps.breaker));
   if (!opened.ok) return { result: failed(opened.error), payloadHash: UNREADABLE };
   const item = opened.value;
+  const pausedScope = await deps.pauses?.pausedScope(item.event.source);
+  if (pausedScope !== undefined) {
+    // Counted for the operators only: a count that fails to be kept must not stop the hold.
+    await deps.pauses!.hold(pausedScope, String(job.id)).catch(() => undefined);
+    return { result: { kind: 'paused', scope: pausedScope }, item, payloadHash: UNREADABLE };
+  }
   const hashed = await settle(() => payloadHash(item.event));
   if (!hashed.ok) return { result: failed(hashed.error), item, payloadHash: UNREADABLE };
   const hash = hashed.value;

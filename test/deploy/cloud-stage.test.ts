@@ -136,7 +136,7 @@ describe('a cloud stage (prod) package', () => {
 
   it('ships minified bundles without source maps', () => {
     const zips = readdirSync(out).filter((file) => file.endsWith('.zip'));
-    expect(zips).toHaveLength(11);
+    expect(zips).toHaveLength(12);
     for (const zip of zips) {
       const listing = spawnSync('unzip', ['-Z1', join(out, zip)], { encoding: 'utf8' })
         .stdout.trim()

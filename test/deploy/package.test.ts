@@ -34,6 +34,9 @@ describe('the deployable package', () => {
       'GET /v1/ops/dlq': 'AWS_IAM',
       'GET /v1/ops/events': 'AWS_IAM',
       'GET /v1/ops/audit': 'AWS_IAM',
+      'GET /v1/ops/pauses': 'AWS_IAM',
+      'POST /v1/ops/pauses': 'AWS_IAM',
+      'POST /v1/ops/pauses/resume': 'AWS_IAM',
       'POST /v1/ops/dlq/replay': 'AWS_IAM',
       'POST /v1/events': 'NONE',
       // The console is a static page: its calls to the operator routes carry the credentials.
@@ -65,12 +68,15 @@ describe('the deployable package', () => {
       'GET /v1/ops/audit',
       'GET /v1/ops/dlq',
       'GET /v1/ops/events',
+      'GET /v1/ops/pauses',
       'GET /v1/ops/stats',
       'POST /v1/events',
       'POST /v1/ops/dlq/replay',
+      'POST /v1/ops/pauses',
+      'POST /v1/ops/pauses/resume',
       'POST /v1/sources/{source}/events',
     ]);
-    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-replay', 'console']) {
+    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-pauses', 'ops-replay', 'console']) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
     }
   });

@@ -67,18 +67,18 @@ describe('a rehearsal deploy of a cloud stage', () => {
     console.info(`emulator lacks (checked by cfn-lint only): ${[...skipped].sort().join(', ')}`);
     expect([...skipped].sort()).toEqual(EMULATOR_LACKS);
     const count = (type: string) => rehearsal.resources.filter((r) => r.ResourceType === type).length;
-    expect(count('AWS::Lambda::Function')).toBe(11);
+    expect(count('AWS::Lambda::Function')).toBe(12);
     expect(count('AWS::ECS::Cluster')).toBe(1);
     expect(count('AWS::ECS::TaskDefinition')).toBe(1);
     expect(count('AWS::ECS::Service')).toBe(1);
-    expect(count('AWS::Logs::LogGroup')).toBe(13);
+    expect(count('AWS::Logs::LogGroup')).toBe(14);
     expect(count('AWS::IAM::Role')).toBe(3);
   });
 
   it('deploys the functions into the VPC, reading secrets from SSM, with none in their configuration', async () => {
     const lambda = client(LambdaClient);
     const subnets = rehearsal.params.vpcSubnetIds!.split(',').sort();
-    for (const name of ['ingest', 'status', 'health', 'ready', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-replay', 'replay', 'console']) {
+    for (const name of ['ingest', 'status', 'health', 'ready', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-pauses', 'ops-replay', 'replay', 'console']) {
       const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: `courier-event-gateway-rehearsal-${name}` }));
       expect(fn.Runtime).toBe('nodejs22.x');
       expect([...(fn.VpcConfig?.SubnetIds ?? [])].sort(), name).toEqual(subnets);
