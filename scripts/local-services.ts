@@ -85,7 +85,7 @@ export interface RedisOptions extends ServiceOptions {
 }
 
 /** How production runs Redis: AOF persistence and `noeviction` (BullMQ's keys must never be evicted). */
-function redisServerArgs(port: number, dir: string, appendfsync: RedisOptions['appendfsync'] = 'everysec'): string[] {
+export function redisServerArgs(port: number, dir: string, appendfsync: RedisOptions['appendfsync'] = 'everysec'): string[] {
   return [
     '--port',
     String(port),
@@ -204,12 +204,17 @@ async function waitForClusterOk(port: number, timeoutMs = 20_000): Promise<void>
   throw new Error(`cluster node 127.0.0.1:${port} not ok within ${timeoutMs} ms: ${info.split('\n')[0] ?? ''}`);
 }
 
+/** FerretDB's arguments: loopback only, SQLite files in `dir`, errors only in its log. */
+export function ferretDbArgs(port: number, dir: string): string[] {
+  return ['-listen-addr', `127.0.0.1:${port}`, '-sqlite-dir', dir, '-log-level', 'error'];
+}
+
 /** FerretDB 1.24 on SQLite: the Mongo wire protocol where mongod cannot be installed. */
 export async function startFerretDb(options: ServiceOptions = {}): Promise<RunningService> {
   if (!existsSync(FERRETDB_BIN)) throw new Error(INSTALL_HINTS.ferretdb);
   const port = options.port ?? (await freePort());
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gateway-ferretdb-'));
-  const child = spawn(FERRETDB_BIN, ['-listen-addr', `127.0.0.1:${port}`, '-sqlite-dir', dir, '-log-level', 'error'], {
+  const child = spawn(FERRETDB_BIN, ferretDbArgs(port, dir), {
     stdio: options.quiet === false ? 'inherit' : 'ignore',
   });
   await waitForPort(port, child, 'ferretdb');
