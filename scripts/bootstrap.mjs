@@ -88,7 +88,7 @@ export function planBootstrap(purpose, machine) {
   const tools = needs.goTools.filter((name) => !machine.goTools[name]);
   if (tools.length > 0) {
     if (machine.hasGo) {
-      steps.push({ title: `Go tools ${tools.join(', ')} (npm run build:tools)`, commands: [['npm', 'run', 'build:tools']] });
+      steps.push({ title: `the Go tools, for ${tools.join(', ')} (npm run build:tools)`, commands: [['npm', 'run', 'build:tools']] });
     } else {
       const why = purpose === 'start' ? ' (or set MONGO_URL to a running MongoDB)' : '';
       missing.push(`Go 1.24 or later, to build ${tools.join(', ')}: https://go.dev/doc/install${why}`);
