@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inspectMachine } from '../../scripts/bootstrap.mjs';
 import { freePort } from '../../scripts/local-services';
 import { alive, commandLine, copyCheckout, processTree } from '../support/checkout-copy';
 import { PROJECT_ROOT, waitFor } from '../support/processes';
@@ -155,6 +156,9 @@ describe('the first ten minutes on a fresh clone', () => {
 
   beforeAll(async () => {
     copy = copyCheckout();
+    // npm ci in the copy would empty the node_modules its symlink points at: this checkout's.
+    if (inspectMachine(copy.dir).nodeModules !== 'current')
+      throw new Error('node_modules is older than package-lock.json: run npm ci (or npm test) first');
     const chosen = new Set<number>();
     ports = {};
     for (const variable of ['HTTP_PORT', 'OFFLINE_LAMBDA_PORT', 'METRICS_PORT', 'REDIS_PORT', 'MONGO_PORT']) {
