@@ -237,15 +237,15 @@ interface ReadyFacts {
 /** Where everything is, without prefixes, so each command can be copied as it is. */
 function printReady({ settings, apiUrl, redisUrl, mongoUrl, secrets, log }: ReadyFacts): void {
   const [opsKey, signing] = secrets as [DevSecret, DevSecret];
-  const store = (setting: StoreSetting, url: string, local: string) =>
-    'url' in setting ? `${printable(url)}   (given)` : `${url}   (${local})`;
+  const store = (setting: StoreSetting, url: string, variable: string, local: string) =>
+    'url' in setting ? `${printable(url)}   (from ${variable})` : `${url}   (${local})`;
   const rows: [string, string][] = [
     ['API', apiUrl],
     ['Console', `${apiUrl}/ops`],
     ['Operator key', `${opsKey.value}   ${secretNote(opsKey)}`],
     ['Signing secret', `${signing.value}   ${secretNote(signing)}`],
-    ['Redis', store(settings.redis, redisUrl, `data in ${DATA_DIRS.redis}`)],
-    ['MongoDB', store(settings.mongo, mongoUrl, `FerretDB, data in ${DATA_DIRS.ferretdb}`)],
+    ['Redis', store(settings.redis, redisUrl, 'REDIS_URL', `data in ${DATA_DIRS.redis}`)],
+    ['MongoDB', store(settings.mongo, mongoUrl, 'MONGO_URL', `FerretDB, data in ${DATA_DIRS.ferretdb}`)],
     ...(settings.metricsPort > 0 ? ([['Worker metrics', `http://localhost:${settings.metricsPort}/metrics`]] as [string, string][]) : []),
   ];
   log.block([
