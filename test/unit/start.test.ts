@@ -3,11 +3,13 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { freePort } from '../../scripts/local-services';
 import { ensureDevSecrets, SecretOrigin } from '../../scripts/start/dev-secrets';
 import { compactJsonLine, lineFormatter } from '../../scripts/start/log-lines';
 import { portProblems } from '../../scripts/start/ports';
 import { portClaims, readStartSettings } from '../../scripts/start/settings';
+import { PROJECT_ROOT } from '../support/processes';
 
 describe("npm start's log stream", () => {
   it("shortens the emulator's route box to one line per route, without the Lambda invoke URLs", () => {
@@ -156,6 +158,15 @@ describe("npm start's ports", () => {
     expect(problems).toEqual([
       `HTTP_PORT and METRICS_PORT are both ${port}: give the worker's metrics and health another port with METRICS_PORT`,
     ]);
+  });
+
+  it('serves the API on the port docker compose publishes, so both print http://localhost:3000 and /ops', () => {
+    const compose = parse(readFileSync(join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8')) as {
+      services: { api: { ports: string[]; environment: Record<string, string> } };
+    };
+    const { httpPort } = readStartSettings({});
+    expect(compose.services.api.ports).toEqual([`${httpPort}:${httpPort}`]);
+    expect(compose.services.api.environment.HTTP_PORT).toBe(String(httpPort));
   });
 
   it('refuses a port that is not a port, naming the variable', () => {
