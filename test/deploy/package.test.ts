@@ -76,7 +76,20 @@ describe('the deployable package', () => {
       'POST /v1/ops/pauses/resume',
       'POST /v1/sources/{source}/events',
     ]);
-    for (const name of ['ingest', 'status', 'health', 'ready', 'replay', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-pauses', 'ops-replay', 'console']) {
+    for (const name of [
+      'ingest',
+      'status',
+      'health',
+      'ready',
+      'replay',
+      'ops-stats',
+      'ops-dlq',
+      'ops-events',
+      'ops-audit',
+      'ops-pauses',
+      'ops-replay',
+      'console',
+    ]) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
     }
   });

@@ -78,7 +78,20 @@ describe('a rehearsal deploy of a cloud stage', () => {
   it('deploys the functions into the VPC, reading secrets from SSM, with none in their configuration', async () => {
     const lambda = client(LambdaClient);
     const subnets = rehearsal.params.vpcSubnetIds!.split(',').sort();
-    for (const name of ['ingest', 'status', 'health', 'ready', 'ops-stats', 'ops-dlq', 'ops-events', 'ops-audit', 'ops-pauses', 'ops-replay', 'replay', 'console']) {
+    for (const name of [
+      'ingest',
+      'status',
+      'health',
+      'ready',
+      'ops-stats',
+      'ops-dlq',
+      'ops-events',
+      'ops-audit',
+      'ops-pauses',
+      'ops-replay',
+      'replay',
+      'console',
+    ]) {
       const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: `courier-event-gateway-rehearsal-${name}` }));
       expect(fn.Runtime).toBe('nodejs22.x');
       expect([...(fn.VpcConfig?.SubnetIds ?? [])].sort(), name).toEqual(subnets);

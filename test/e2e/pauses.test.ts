@@ -58,11 +58,13 @@ describe('pausing and resuming sources', () => {
     expect(paused.json.paused).toMatchObject({ scope: 'acme', by: keyIdOf(KEY), reason: 'routing maintenance 10:00-10:30' });
     expect(await postMany(baseUrl, [...held, ...free])).toEqual(Array(held.length + free.length).fill(202));
     for (const event of free) await waitForState(baseUrl, event.eventId, 'ROUTED');
-    await waitFor('every held event to be counted', async () => ((await pauses())[0]?.held === held.length ? true : undefined), 30_000).catch(
-      (error: unknown) => {
-        throw new Error(`${String(error)}: ${JSON.stringify(pauses)}\n--- worker ---\n${worker.output().slice(-4000)}`);
-      },
-    );
+    await waitFor(
+      'every held event to be counted',
+      async () => ((await pauses())[0]?.held === held.length ? true : undefined),
+      30_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}: ${JSON.stringify(pauses)}\n--- worker ---\n${worker.output().slice(-4000)}`);
+    });
 
     await worker.crash();
     worker = await startWorker(env);
