@@ -6,12 +6,15 @@ import { presentsApiKey } from '../lib/http/require-api-key';
 import { sharedDb, sharedRedis } from '../lib/infrastructure';
 import { createLogger } from '../lib/logger';
 import { sharedPauses } from '../lib/ops/operator-actions';
+import { raceTimeout } from '../lib/race-timeout';
 import { operatorKeys, sharedSecrets } from '../lib/secrets/shared-secrets';
 
 const logger = createLogger('ready');
 const secrets = sharedSecrets();
 const detailsOpen = statusConfig().readyDetailsOpen;
 const keys = operatorKeys(secrets);
+/** As long as a ping may take (lib/health/readiness.ts). */
+const PAUSES_TIMEOUT_MS = 1000;
 
 /**
  * GET /ready: 200 when every required secret exists and Redis and Mongo both answer a ping,
@@ -25,9 +28,11 @@ export const handler = httpHandler(logger, async (event) => {
   const status = readiness.ready ? 200 : 503;
   if (detailsOpen || (await presentsApiKey(event.headers, keys))) {
     // What operators paused is not a fault: it leaves `ready` as it is, and shows beside the checks.
-    const paused = await sharedPauses()
-      .then((pauses) => pauses.list())
-      .catch(() => undefined);
+    // Bounded like the pings: a Redis that answers nothing must not hold the probe.
+    const paused = await raceTimeout(
+      sharedPauses().then((pauses) => pauses.list()),
+      PAUSES_TIMEOUT_MS,
+    ).catch(() => undefined);
     return jsonReply(status, { ...readiness, ...(paused ? { paused } : {}) });
   }
   return jsonReply(status, { ready: readiness.ready });

@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import { MissingSecretError } from '../errors';
 import type { RedisClient } from '../queue/redis';
+import { raceTimeout } from '../race-timeout';
 
 export type DependencyState = 'up' | 'down';
 
@@ -20,20 +21,6 @@ const SECRETS_TIMEOUT_MS = 3000;
  * short timeout. Otherwise a busy machine reported a reachable Mongo as down on a first /ready.
  */
 const CONNECT_TIMEOUT_MS = 3000;
-
-async function raceTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Gets the client (connecting it if this is the first use), then pings it within `timeoutMs`. */
 async function pingState<C>(client: () => Promise<C>, ping: (client: C) => Promise<unknown>, timeoutMs: number): Promise<DependencyState> {

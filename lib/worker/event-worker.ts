@@ -6,6 +6,7 @@ import type { DeadLetterStore } from '../dead-letters/dead-letter-store';
 import type { QueuedEvent } from '../events/schema';
 import { MongoLedger } from '../ledger/ledger';
 import { PauseStore, pausedScope, type Pause } from '../ops/pauses';
+import { raceTimeout } from '../race-timeout';
 import { EVENTS_QUEUE } from '../queue/names';
 import type { RedisClient } from '../queue/redis';
 import { CircuitBreaker, GuardedRoutingService } from '../routing/circuit-breaker';
@@ -44,14 +45,6 @@ export interface EventWorker {
 /** The worker's Redis client waits out an outage; the pause check does not hold a job that long. */
 const PAUSE_READ_TIMEOUT_MS = 1000;
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
-}
-
 /**
  * The operators' pauses as a worker sees them: read from Redis for every job it takes up (one
  * HGETALL of a small hash), so a pause applies to the next job after it is written, and a worker
@@ -63,7 +56,7 @@ export function pauseCheck(redis: RedisClient, prefix: string): NonNullable<Proc
   let last: Record<string, Pause> = {};
   return {
     async pausedScope(source) {
-      last = await withTimeout(store.read(), PAUSE_READ_TIMEOUT_MS).catch(() => last);
+      last = await raceTimeout(store.read(), PAUSE_READ_TIMEOUT_MS).catch(() => last);
       return pausedScope(last, source);
     },
     hold: (scope, jobId) => store.hold(scope, jobId),

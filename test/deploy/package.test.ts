@@ -53,9 +53,20 @@ describe('the deployable package', () => {
     const resources = Object.values(template.Resources);
     const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.map((f) => f.Properties.FunctionName).sort()).toEqual(
-      ['console', 'health', 'ingest', 'ops-dlq', 'ops-replay', 'ops-stats', 'ready', 'replay', 'status'].map(
-        (name) => `courier-event-gateway-dev-${name}`,
-      ),
+      [
+        'console',
+        'health',
+        'ingest',
+        'ops-audit',
+        'ops-dlq',
+        'ops-events',
+        'ops-pauses',
+        'ops-replay',
+        'ops-stats',
+        'ready',
+        'replay',
+        'status',
+      ].map((name) => `courier-event-gateway-dev-${name}`),
     );
     for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
     const routes = resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);

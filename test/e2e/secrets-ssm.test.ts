@@ -89,7 +89,7 @@ describe('a cloud stage reading its secrets from SSM', () => {
       );
       expect(await response.json()).toEqual({ ready: true });
       const withKey = await fetch(`${baseUrl}/ready`, { headers: { 'x-api-key': OPS_KEY } });
-      expect(await withKey.json()).toEqual({ ready: true, checks: { secrets: 'up', redis: 'up', mongo: 'up' } });
+      expect(await withKey.json()).toEqual({ ready: true, checks: { secrets: 'up', redis: 'up', mongo: 'up' }, paused: [] });
     });
 
     it('accepts an event signed with the secret in SSM, and refuses the dev secret of its environment', async () => {
@@ -178,6 +178,7 @@ describe('a cloud stage reading its secrets from SSM', () => {
       expect(await response.json()).toEqual({
         ready: false,
         checks: { secrets: `missing ${path}/WEBHOOK_SECRETS`, redis: 'up', mongo: 'up' },
+        paused: [],
       });
     });
 
