@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../support/processes';
+import { FUNCTION_NAMES } from '../support/stage-params';
 
 interface Resource {
   Type: string;
@@ -53,20 +54,7 @@ describe('the deployable package', () => {
     const resources = Object.values(template.Resources);
     const functions = resources.filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.map((f) => f.Properties.FunctionName).sort()).toEqual(
-      [
-        'console',
-        'health',
-        'ingest',
-        'ops-audit',
-        'ops-dlq',
-        'ops-events',
-        'ops-pauses',
-        'ops-replay',
-        'ops-stats',
-        'ready',
-        'replay',
-        'status',
-      ].map((name) => `courier-event-gateway-dev-${name}`),
+      FUNCTION_NAMES.map((name) => `courier-event-gateway-dev-${name}`).sort(),
     );
     for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
     const routes = resources.filter((r) => r.Type === 'AWS::ApiGatewayV2::Route').map((r) => r.Properties.RouteKey);
@@ -87,20 +75,7 @@ describe('the deployable package', () => {
       'POST /v1/ops/pauses/resume',
       'POST /v1/sources/{source}/events',
     ]);
-    for (const name of [
-      'ingest',
-      'status',
-      'health',
-      'ready',
-      'replay',
-      'ops-stats',
-      'ops-dlq',
-      'ops-events',
-      'ops-audit',
-      'ops-pauses',
-      'ops-replay',
-      'console',
-    ]) {
+    for (const name of FUNCTION_NAMES) {
       expect(existsSync(join(out, `${name}.zip`)), `${name}.zip`).toBe(true);
     }
   });

@@ -5,6 +5,7 @@ import { GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAwsEmulator, type AwsEmulator } from '../../scripts/aws-emulator';
 import { rehearseDeploy, type Rehearsal } from '../../scripts/deploy-rehearsal';
+import { FUNCTION_NAMES } from '../support/stage-params';
 
 /**
  * Resource types the AWS emulator's CloudFormation (moto 5.2) does not implement: it skips them
@@ -67,31 +68,19 @@ describe('a rehearsal deploy of a cloud stage', () => {
     console.info(`emulator lacks (checked by cfn-lint only): ${[...skipped].sort().join(', ')}`);
     expect([...skipped].sort()).toEqual(EMULATOR_LACKS);
     const count = (type: string) => rehearsal.resources.filter((r) => r.ResourceType === type).length;
-    expect(count('AWS::Lambda::Function')).toBe(12);
+    expect(count('AWS::Lambda::Function')).toBe(FUNCTION_NAMES.length);
     expect(count('AWS::ECS::Cluster')).toBe(1);
     expect(count('AWS::ECS::TaskDefinition')).toBe(1);
     expect(count('AWS::ECS::Service')).toBe(1);
-    expect(count('AWS::Logs::LogGroup')).toBe(14);
+    // One per function, the HTTP API's access log and the worker's.
+    expect(count('AWS::Logs::LogGroup')).toBe(FUNCTION_NAMES.length + 2);
     expect(count('AWS::IAM::Role')).toBe(3);
   });
 
   it('deploys the functions into the VPC, reading secrets from SSM, with none in their configuration', async () => {
     const lambda = client(LambdaClient);
     const subnets = rehearsal.params.vpcSubnetIds!.split(',').sort();
-    for (const name of [
-      'ingest',
-      'status',
-      'health',
-      'ready',
-      'ops-stats',
-      'ops-dlq',
-      'ops-events',
-      'ops-audit',
-      'ops-pauses',
-      'ops-replay',
-      'replay',
-      'console',
-    ]) {
+    for (const name of FUNCTION_NAMES) {
       const fn = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: `courier-event-gateway-rehearsal-${name}` }));
       expect(fn.Runtime).toBe('nodejs22.x');
       expect([...(fn.VpcConfig?.SubnetIds ?? [])].sort(), name).toEqual(subnets);

@@ -15,3 +15,19 @@ export const REQUIRED_CLOUD_PARAMS: Record<string, string> = {
 export function paramArgs(params: Record<string, string>): string[] {
   return Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
 }
+
+/** Every function serverless.yml deploys, by its name in the file: the package and the rehearsal check each one. */
+export const FUNCTION_NAMES = [
+  'ingest',
+  'status',
+  'health',
+  'ready',
+  'ops-stats',
+  'ops-dlq',
+  'ops-events',
+  'ops-audit',
+  'ops-pauses',
+  'ops-replay',
+  'replay',
+  'console',
+] as const;
