@@ -39,6 +39,9 @@ export interface AuditFilter {
   to?: Date;
 }
 
+/** The audit collection's TTL index, by database, once created (or while being created). */
+const TTL_INDEXES = new WeakMap<Db, Promise<void>>();
+
 /**
  * A key's id in the audit trail: enough to tell keys apart and to find which one acted, never
  * enough to use it.
@@ -60,10 +63,11 @@ export function keyIdOf(key: string): string {
  */
 export class AuditTrail {
   readonly #records: Collection<AuditRecord>;
+  readonly #db: Db;
   readonly #retentionSeconds: number;
-  #indexed: Promise<void> | undefined;
 
   constructor(db: Db, options: { retentionDays: number }) {
+    this.#db = db;
     this.#records = db.collection<AuditRecord>(Collections.audit);
     this.#retentionSeconds = options.retentionDays * 24 * 3600;
   }
@@ -87,11 +91,26 @@ export class AuditTrail {
   }
 
   async record(record: Omit<AuditRecord, '_id' | 'at'>): Promise<AuditRecord> {
-    this.#indexed ??= expireAfter(this.#records, this.#retentionSeconds);
-    await this.#indexed;
+    await this.#ttlIndex();
     const stored: AuditRecord = { _id: randomUUID(), at: new Date(), ...record };
     await this.#records.insertOne(stored);
     return stored;
+  }
+
+  /**
+   * The TTL index, created once per database connection: a trail is made per action (it is
+   * cheap), the index round trip is not repeated with it. A failure is forgotten, to be tried again.
+   */
+  #ttlIndex(): Promise<void> {
+    let created = TTL_INDEXES.get(this.#db);
+    if (!created) {
+      created = expireAfter(this.#records, this.#retentionSeconds).catch((error: unknown) => {
+        TTL_INDEXES.delete(this.#db);
+        throw error;
+      });
+      TTL_INDEXES.set(this.#db, created);
+    }
+    return created;
   }
 
   /** Records matching the filter, newest first; the cursor is the last record's time and id. */
