@@ -21,7 +21,7 @@ export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetter
 /**
  * PENDING: waiting for an operator; REPLAYING: a replay has taken it (for at most
  * {@link REPLAY_CLAIM_MS}); REPLAYED: back on the main queue; RESOLVED: dropped by a replay
- * because the event had been routed after all.
+ * because the event had been routed after all, or routed by a re-route.
  */
 export const DeadLetterState = { PENDING: 'PENDING', REPLAYING: 'REPLAYING', REPLAYED: 'REPLAYED', RESOLVED: 'RESOLVED' } as const;
 export type DeadLetterState = (typeof DeadLetterState)[keyof typeof DeadLetterState];
@@ -227,6 +227,17 @@ export class DeadLetterStore {
   async markResolved(record: DeadLetterRecord): Promise<void> {
     await this.#records.updateOne({ _id: record._id }, { $set: { status: DeadLetterState.RESOLVED } });
     await this.#removeQueued(record);
+  }
+
+  /**
+   * Closes a PENDING dead letter as RESOLVED: its event was routed by a re-route. A record a
+   * replay holds (REPLAYING) is left to the replay, which finds the event ROUTED and closes it.
+   */
+  async resolvePending(recordId: string): Promise<boolean> {
+    const record = await this.#records.findOne({ _id: recordId });
+    if (record?.status !== DeadLetterState.PENDING) return false;
+    await this.markResolved(record);
+    return true;
   }
 
   async #removeQueued(record: DeadLetterRecord): Promise<void> {

@@ -27,11 +27,27 @@ export type ShipmentEventInput = z.input<typeof shipmentEventSchema>;
 /** An accepted event: validated, with its idempotency key filled in. */
 export type ShipmentEvent = z.output<typeof shipmentEventSchema> & { idempotencyKey: string };
 
+/**
+ * An operator's re-route, carried by its job: the routing round it gives the event (round 1 is
+ * the original processing), the request it belongs to, why, who asked (a key id; null through
+ * the function) and when. See lib/reroutes/.
+ */
+export const rerouteOrderSchema = z.strictObject({
+  round: z.number().int().min(2),
+  requestId: z.string().min(1).max(128),
+  reason: z.string().min(1).max(500),
+  by: z.string().nullable(),
+  at: z.iso.datetime({ offset: true }),
+});
+export type RerouteOrder = z.output<typeof rerouteOrderSchema>;
+
 /** What travels in a queued job: the event and what the edge learned about the request. */
 export interface QueuedEvent {
   event: ShipmentEvent;
   correlationId: string;
   receivedAt: string;
+  /** Present on a re-route's job only. */
+  reroute?: RerouteOrder;
 }
 
 /** Deeper payloads are refused: nothing downstream should recurse without bound. */

@@ -1,5 +1,5 @@
 import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
-import type { QueuedEvent } from '../events/schema';
+import type { QueuedEvent, RerouteOrder, ShipmentEvent } from '../events/schema';
 import { EventStatus } from '../events/status';
 import type { RoutingDecision } from '../routing/types';
 import { ExclusiveSteps, stepId } from '../store/exclusive-step';
@@ -13,6 +13,24 @@ export interface AttemptRecord {
   at: Date;
   error: string;
   message: string;
+}
+
+/**
+ * A routing round after the first, opened by an operator's re-route: which round, the request,
+ * why, who (a key id; null through the function) and when it was asked. A finished round is
+ * recorded again with its outcome, the routing decision and what it did to the shipment.
+ */
+export interface RoutingRoundRecord {
+  round: number;
+  requestId: string;
+  reason: string;
+  by: string | null;
+  at: Date;
+  outcome?: typeof EventStatus.ROUTED | typeof EventStatus.DEAD_LETTERED;
+  routing?: RoutingDecision;
+  /** What the round's routing did to the shipment: `applied` (a new version), `stale` or `already-applied`. */
+  applied?: string;
+  finishedAt?: Date;
 }
 
 /** One row per idempotency key: the proof that an event's effects happened once. */
@@ -43,9 +61,17 @@ export interface LedgerEntry {
   /**
    * Claim round: 1 for the first claim, one more for every takeover or completion. Each round
    * after the first is taken with a unique insert into the rounds collection, so exactly one
-   * worker moves the entry past a round.
+   * worker moves the entry past a round. (Not the routing round below.)
    */
   round?: number;
+  /** The event as accepted, kept so that an operator can re-route it (absent on entries written before re-routing). */
+  event?: ShipmentEvent;
+  /** Routing round: 1 for the original processing (absent), one more for every re-route. */
+  routingRound?: number;
+  /** The re-route that opened the current routing round, once there is one. */
+  currentReroute?: RoutingRoundRecord;
+  /** Every finished re-route round, with its outcome. */
+  routingRounds?: RoutingRoundRecord[];
 }
 
 /** What a worker holds after a claim: the key, its lease owner id, the round it took and the attempts then. */
@@ -54,6 +80,8 @@ export interface ClaimToken {
   owner: string;
   round: number;
   attempts: number;
+  /** The re-route whose routing round the claim is in, if any: its completion is added to the round history. */
+  reroute?: RoutingRoundRecord;
 }
 
 /**
@@ -64,6 +92,7 @@ export interface ClaimToken {
 interface RoundChange {
   set: Partial<LedgerEntry>;
   addFailure?: AttemptRecord;
+  addRoutingRound?: RoutingRoundRecord;
 }
 
 /**
@@ -96,6 +125,11 @@ export interface ClaimRequest {
   leaseMs: number;
 }
 
+/** A re-route's job claims the event for its routing round (`item.reroute`). */
+function rerouteOf(request: ClaimRequest): RerouteOrder | undefined {
+  return request.item.reroute;
+}
+
 /** One failed attempt: which attempt it was, the error class and its message. */
 export interface FailureRecord {
   attempt: number;
@@ -106,7 +140,7 @@ export interface FailureRecord {
 /** Port: the idempotency ledger. */
 export interface Ledger {
   claimEvent(request: ClaimRequest): Promise<ClaimResult>;
-  markRouted(claim: ClaimToken, routing: RoutingDecision): Promise<boolean>;
+  markRouted(claim: ClaimToken, routing: RoutingDecision, applied?: string): Promise<boolean>;
   markFailed(claim: ClaimToken, failure: FailureRecord, nextAttemptAt: Date | null): Promise<boolean>;
   markDeadLettered(claim: ClaimToken, failure: FailureRecord): Promise<boolean>;
   releaseClaim(claim: ClaimToken, nextAttemptAt: Date): Promise<boolean>;
@@ -156,15 +190,16 @@ export class MongoLedger implements Ledger {
     if (await insertIfAbsent(this.#ledger, fresh)) return { kind: 'claimed', entry: fresh };
     // The key is known. A round found taken is rolled forward and the entry read again: at most
     // two tries to take it over, then one last read only says why it is not this worker's.
+    const why = (entry: LedgerEntry) => whyNotClaimable(entry, request.payloadHash, now, rerouteOf(request));
     for (let tries = 0; tries < TAKEOVER_TRIES; tries++) {
       const entry = await this.#read(fresh._id);
-      const unclaimable = whyUnclaimable(entry, request.payloadHash, now);
+      const unclaimable = why(entry);
       if (unclaimable) return unclaimable;
       const taken = await this.#takeOver(entry, request, now);
       if (taken) return taken;
     }
     const entry = await this.#read(fresh._id);
-    return whyUnclaimable(entry, request.payloadHash, now) ?? { kind: 'busy', entry };
+    return why(entry) ?? { kind: 'busy', entry };
   }
 
   async #read(key: string): Promise<LedgerEntry> {
@@ -177,7 +212,8 @@ export class MongoLedger implements Ledger {
    * Tries to take the claimable `entry`'s next round for this worker. Null when the round was
    * taken by another and has been rolled forward: the caller reads the entry again.
    */
-  async #takeOver(entry: LedgerEntry, { owner, leaseMs }: ClaimRequest, now: Date): Promise<ClaimResult | null> {
+  async #takeOver(entry: LedgerEntry, request: ClaimRequest, now: Date): Promise<ClaimResult | null> {
+    const { owner, leaseMs } = request;
     const round = (entry.round ?? 1) + 1;
     const change: RoundChange = {
       set: {
@@ -190,6 +226,12 @@ export class MongoLedger implements Ledger {
         round,
       },
     };
+    const reroute = rerouteOf(request);
+    if (reroute && reroute.round > (entry.routingRound ?? 1)) {
+      // Opens the re-route's routing round, with a fresh attempt budget.
+      const opened: RoutingRoundRecord = { ...reroute, at: new Date(reroute.at) };
+      Object.assign(change.set, { attempts: 1, routingRound: reroute.round, currentReroute: opened });
+    }
     if (await this.#takeRound(entry._id, round, 'claim', owner, change)) return { kind: 'claimed', entry: { ...entry, ...change.set } };
     if (!(await this.#rollForward(entry._id, round))) return { kind: 'busy', entry };
     return null;
@@ -206,7 +248,11 @@ export class MongoLedger implements Ledger {
   /** Writes a round's change to the entry `filter` names by `_id` (and, for a roll-forward, its round). */
   async #write(filter: Filter<LedgerEntry> & { _id: string }, change: RoundChange): Promise<void> {
     const update: UpdateFilter<LedgerEntry> = { $set: change.set };
-    if (change.addFailure) update.$addToSet = { attemptHistory: change.addFailure };
+    const added = {
+      ...(change.addFailure ? { attemptHistory: change.addFailure } : {}),
+      ...(change.addRoutingRound ? { routingRounds: change.addRoutingRound } : {}),
+    };
+    if (Object.keys(added).length > 0) update.$addToSet = added;
     await this.#ledger.updateOne(filter, update);
     if (change.addFailure) await trimToNewest(this.#ledger, { _id: filter._id }, 'attemptHistory', ATTEMPT_HISTORY_LIMIT);
   }
@@ -230,10 +276,13 @@ export class MongoLedger implements Ledger {
    * Completes the event; only the holder of the claim can: completing takes the next round,
    * which a takeover of an expired lease would take instead. Returns false when it did.
    */
-  async markRouted({ key, owner, round }: ClaimToken, routing: RoutingDecision): Promise<boolean> {
+  async markRouted({ key, owner, round, reroute }: ClaimToken, routing: RoutingDecision, applied?: string): Promise<boolean> {
     const now = new Date(this.#now());
     const change: RoundChange = {
       set: { status: EventStatus.ROUTED, routing, routedAt: now, updatedAt: now, leaseOwner: null, leaseUntil: null, round: round + 1 },
+      ...(reroute
+        ? { addRoutingRound: { ...reroute, outcome: EventStatus.ROUTED, routing, ...(applied ? { applied } : {}), finishedAt: now } }
+        : {}),
     };
     return this.#takeRound(key, round + 1, 'routed', owner, change);
   }
@@ -249,11 +298,12 @@ export class MongoLedger implements Ledger {
   }
 
   /** Gives up on the event: DEAD_LETTERED until an operator replays it. False when the lease was lost. */
-  async markDeadLettered({ key, owner, round }: ClaimToken, failure: FailureRecord): Promise<boolean> {
+  async markDeadLettered({ key, owner, round, reroute }: ClaimToken, failure: FailureRecord): Promise<boolean> {
     const now = new Date(this.#now());
     const change: RoundChange = {
       set: { status: EventStatus.DEAD_LETTERED, leaseOwner: null, leaseUntil: null, deadLetteredAt: now, updatedAt: now, round: round + 1 },
       addFailure: { ...failure, at: now },
+      ...(reroute ? { addRoutingRound: { ...reroute, outcome: EventStatus.DEAD_LETTERED, finishedAt: now } } : {}),
     };
     return this.#takeRound(key, round + 1, 'dead', owner, change);
   }
@@ -315,6 +365,7 @@ function newEntry({ item, payloadHash, owner, leaseMs }: ClaimRequest, now: Date
     eventType: item.event.eventType,
     shipmentId: item.event.payload.shipmentId,
     orderId: item.event.payload.orderId ?? null,
+    event: item.event,
     payloadHash,
     correlationId: item.correlationId,
     status: EventStatus.ROUTING_PENDING,
@@ -328,6 +379,25 @@ function newEntry({ item, payloadHash, owner, leaseMs }: ClaimRequest, now: Date
     nextAttemptAt: null,
     round: 1,
   };
+}
+
+/**
+ * Why the known `entry` cannot be claimed for a job, or null when it can. A re-route's job claims
+ * it for its routing round: a round the entry is past is done; the entry's own round is claimed
+ * as any job's; the next round opens once the entry's round has ended (ROUTED or DEAD_LETTERED),
+ * and waits (busy) while it is still under way.
+ */
+export function whyNotClaimable(
+  entry: LedgerEntry,
+  payloadHash: string,
+  now: Date,
+  reroute?: Pick<RerouteOrder, 'round'>,
+): ClaimResult | null {
+  const current = entry.routingRound ?? 1;
+  if (!reroute || reroute.round === current) return whyUnclaimable(entry, payloadHash, now);
+  if (entry.payloadHash !== payloadHash) return { kind: 'conflict', entry };
+  if (reroute.round < current) return { kind: 'done', entry };
+  return entry.status === EventStatus.ROUTED || entry.status === EventStatus.DEAD_LETTERED ? null : { kind: 'busy', entry };
 }
 
 /**

@@ -12,8 +12,11 @@ export interface EnqueueResult {
 
 /** Port: where accepted events are durably queued. */
 export interface EventQueue {
-  /** Adds the event under the job id of its idempotency key, or under `jobId` when given (replays). */
-  enqueue(item: QueuedEvent, jobId?: string): Promise<EnqueueResult>;
+  /**
+   * Adds the event under the job id of its idempotency key, or under `jobId` when given (replays,
+   * re-routes); with `delayMs`, a worker takes it up no sooner (a re-route's pace).
+   */
+  enqueue(item: QueuedEvent, jobId?: string, options?: { delayMs?: number }): Promise<EnqueueResult>;
   /** The job id of an accepted event that no worker has recorded yet, if any. */
   findQueuedJobId(eventId: string): Promise<string | null>;
   /** Events waiting for a worker (including delayed retries): what backpressure watches. */
@@ -57,12 +60,17 @@ export class BullEventQueue implements EventQueue {
     };
   }
 
-  async enqueue(item: QueuedEvent, jobId = jobIdFor(item.event.idempotencyKey)): Promise<EnqueueResult> {
+  async enqueue(
+    item: QueuedEvent,
+    jobId = jobIdFor(item.event.idempotencyKey),
+    options: { delayMs?: number } = {},
+  ): Promise<EnqueueResult> {
+    const delay = options.delayMs && options.delayMs > 0 ? { delay: Math.round(options.delayMs) } : {};
     // Three writes go out together, one round trip: the job (BullMQ ignores an id it already
     // holds), the eventId index the status endpoint reads, and a marker whose prior existence
     // says this key was seen while its job is kept: a duplicate.
     const [, , firstSeen] = await Promise.all([
-      this.queue.add(item.event.eventType, item, { ...this.#jobOptions, jobId }),
+      this.queue.add(item.event.eventType, item, { ...this.#jobOptions, ...delay, jobId }),
       this.#redis.set(this.#indexPrefix + item.event.eventId, jobId, 'EX', INDEX_TTL_SECONDS),
       this.#redis.set(this.#seenPrefix + jobId, '1', 'EX', KEEP_COMPLETED.age, 'NX'),
     ]);

@@ -15,6 +15,8 @@ export interface AppliedEvent {
   status: string;
   occurredAt: Date;
   appliedAt: Date;
+  /** The routing round that applied it: absent for the original processing (round 1), 2 or more for a re-route. */
+  round?: number;
 }
 
 export interface ShipmentState {
@@ -67,9 +69,34 @@ export interface ShipmentStore {
   getShipment(shipmentId: string): Promise<ShipmentState | null>;
   /**
    * Applies a routed event. `current` is the state read before routing when the caller has it
-   * (null: the shipment did not exist); it only saves work, the write stays guarded.
+   * (null: the shipment did not exist); it only saves work, the write stays guarded. `round` is
+   * the event's routing round: 1 (the default) for its original processing, more for a re-route.
    */
-  applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null): Promise<ApplyOutcome>;
+  applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null, round?: number): Promise<ApplyOutcome>;
+}
+
+/**
+ * What applying routing round `round` of an event does to a shipment, decided from the state
+ * alone: `advance` (the event becomes the shipment's latest: status, route, history), `reroute`
+ * (the event is already the latest: a new version with the new route, the status unchanged), or
+ * no change: `already-applied` (this event, this round, is in the history) or `stale` (older
+ * than what the shipment shows: the shipment never goes back in time, whatever the round).
+ *
+ * @example
+ * decideApplication(shipment, { eventId: 'e1', occurredAt: new Date('2026-01-01') }, 2); // 'stale' when e2 is newer
+ */
+export function decideApplication(
+  state: Pick<ShipmentState, 'history' | 'lastEventId' | 'lastEventAt'>,
+  event: { eventId: string; occurredAt: Date },
+  round = 1,
+): 'advance' | 'reroute' | ApplyOutcome {
+  const applied = state.history.filter((entry) => entry.eventId === event.eventId);
+  if (applied.some((entry) => (entry.round ?? 1) >= round)) return 'already-applied';
+  if (round > 1 && state.lastEventId === event.eventId) return 'reroute';
+  // A round after the first that was never applied (its event was dead-lettered) applies as the first would.
+  if (applied.length > 0) return round > 1 ? 'stale' : 'already-applied';
+  if (state.lastEventAt && state.lastEventAt.getTime() >= event.occurredAt.getTime()) return 'stale';
+  return 'advance';
 }
 
 /**
@@ -106,13 +133,20 @@ export class MongoShipmentStore implements ShipmentStore {
    * history: a replayed, duplicated or late older event can never regress the shipment or be
    * applied twice. `current` is the state read before routing, if the caller has it.
    */
-  async applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null): Promise<ApplyOutcome> {
+  async applyEvent(event: ShipmentEvent, route: RoutingDecision, current?: ShipmentState | null, round = 1): Promise<ApplyOutcome> {
     const occurredAt = new Date(event.occurredAt);
     const { shipmentId, orderId, status } = event.payload;
     let state = current === undefined ? await this.getShipment(shipmentId) : current;
     for (let pass = 0; pass < this.#maxPasses; pass++) {
       const now = new Date(this.#now());
-      const applied: AppliedEvent = { eventId: event.eventId, eventType: event.eventType, status, occurredAt, appliedAt: now };
+      const applied: AppliedEvent = {
+        eventId: event.eventId,
+        eventType: event.eventType,
+        status,
+        occurredAt,
+        appliedAt: now,
+        ...(round > 1 ? { round } : {}),
+      };
       const fields = {
         status,
         lastEventId: event.eventId,
@@ -129,10 +163,15 @@ export class MongoShipmentStore implements ShipmentStore {
         state = await this.getShipment(shipmentId);
         continue;
       }
-      if (state.history.some((entry) => entry.eventId === event.eventId)) return 'already-applied';
-      if (state.lastEventAt && state.lastEventAt.getTime() >= occurredAt.getTime()) return 'stale';
+      const decision = decideApplication(state, { eventId: event.eventId, occurredAt }, round);
+      if (decision === 'already-applied' || decision === 'stale') return decision;
       const version = state.version + 1;
-      const change: ShipmentChange = { set: { ...fields, version }, applied };
+      // A re-route of the latest event changes the route alone: status and last event stay as they are.
+      const set =
+        decision === 'reroute'
+          ? { status: state.status, lastEventId: state.lastEventId, lastEventAt: state.lastEventAt, route, updatedAt: now, version }
+          : { ...fields, version };
+      const change: ShipmentChange = { set, applied };
       const historyLength = state.history.length + 1;
       const write = () => this.#write({ _id: shipmentId }, change, historyLength);
       if (await this.#versions.take({ _id: stepId(version, shipmentId), shipmentId, version, change }, write)) return 'applied';

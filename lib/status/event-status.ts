@@ -1,6 +1,6 @@
 import { EventNotFoundError } from '../errors';
 import { EventStatus } from '../events/status';
-import type { Ledger, LedgerEntry } from '../ledger/ledger';
+import type { Ledger, LedgerEntry, RoutingRoundRecord } from '../ledger/ledger';
 import type { EventQueue } from '../queue/event-queue';
 import type { RoutingDecision } from '../routing/types';
 
@@ -24,6 +24,23 @@ export interface EventStatusView {
   deadLetteredAt?: string;
   replayCount?: number;
   replays?: Array<{ at: string; jobId: string }>;
+  /** 1 for the original processing, one more for every re-route. */
+  routingRound?: number;
+  /** Each re-route round, oldest first: asked by whom, why and when, and how it ended (its status while under way). */
+  rounds?: RoundView[];
+}
+
+/** One re-route round of an event, as the status route shows it. */
+export interface RoundView {
+  round: number;
+  requestId: string;
+  reason: string;
+  by: string | null;
+  at: string;
+  outcome: EventStatus;
+  routing?: RoutingDecision;
+  applied?: string;
+  finishedAt?: string;
 }
 
 export interface StatusDependencies {
@@ -60,7 +77,29 @@ export function statusViewOf(entry: LedgerEntry): EventStatusView {
     deadLetteredAt: iso(entry.deadLetteredAt),
     replayCount: entry.replayCount ?? 0,
     replays: (entry.replays ?? []).map((r) => ({ at: r.at.toISOString(), jobId: r.jobId })),
+    routingRound: entry.routingRound ?? 1,
+    rounds: roundsOf(entry),
   };
+}
+
+/** The finished re-route rounds, and the current one while it is under way. */
+function roundsOf(entry: LedgerEntry): RoundView[] {
+  const view = (r: RoutingRoundRecord, outcome: EventStatus): RoundView => ({
+    round: r.round,
+    requestId: r.requestId,
+    reason: r.reason,
+    by: r.by,
+    at: r.at.toISOString(),
+    outcome,
+    ...(r.routing ? { routing: r.routing } : {}),
+    ...(r.applied ? { applied: r.applied } : {}),
+    ...(r.finishedAt ? { finishedAt: r.finishedAt.toISOString() } : {}),
+  });
+  const finished = (entry.routingRounds ?? []).map((r) => view(r, r.outcome ?? entry.status));
+  const current = entry.currentReroute;
+  const underWay = current && entry.status !== EventStatus.ROUTED && entry.status !== EventStatus.DEAD_LETTERED;
+  if (current && underWay) finished.push(view(current, entry.status));
+  return finished.sort((a, b) => a.round - b.round || a.finishedAt?.localeCompare(b.finishedAt ?? '') || 0);
 }
 
 /**

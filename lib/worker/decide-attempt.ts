@@ -13,7 +13,8 @@ import { classifyFailure, FailureAction } from './classify-failure';
  * not answer (`unclaimed`), or the error it raised.
  */
 export type AttemptResult =
-  | { kind: 'routed'; routing: RoutingDecision; applied: ApplyOutcome }
+  /** `round` and `requestId`: the routing round of a re-route. */
+  | { kind: 'routed'; routing: RoutingDecision; applied: ApplyOutcome; round?: number; requestId?: string }
   | Exclude<ClaimResult, { kind: 'claimed' }>
   | { kind: 'unclaimed'; error: unknown }
   /** An operator paused the event's source (or every source): it is held, unclaimed. */

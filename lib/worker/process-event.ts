@@ -3,7 +3,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { DeadLetterReason, DeadLetterStore } from '../dead-letters/dead-letter-store';
 import { CircuitOpenError, JobSchemaError } from '../errors';
 import { payloadHash } from '../events/payload-hash';
-import { parseShipmentEvent, type QueuedEvent } from '../events/schema';
+import { parseShipmentEvent, rerouteOrderSchema, type QueuedEvent } from '../events/schema';
 import type { ClaimToken, FailureRecord, Ledger, LedgerEntry } from '../ledger/ledger';
 import { BreakerState, type CircuitBreaker } from '../routing/circuit-breaker';
 import type { RoutingDecision, RoutingService } from '../routing/types';
@@ -18,7 +18,8 @@ export interface ProcessorDependencies {
   routing: RoutingService;
   /** The routing service's breaker: while it is open, jobs wait instead of using attempts. */
   breaker?: Pick<CircuitBreaker, 'state' | 'retryAt'>;
-  deadLetters: Pick<DeadLetterStore, 'deadLetter'>;
+  /** `resolvePending` closes an event's dead letter once a re-route has routed it. */
+  deadLetters: Pick<DeadLetterStore, 'deadLetter'> & Partial<Pick<DeadLetterStore, 'resolvePending'>>;
   logger: Logger;
   /** Identifies this worker process in ledger leases. */
   workerId: string;
@@ -43,10 +44,13 @@ function readJob(job: Job<QueuedEvent>): QueuedEvent {
   if (!parsed.ok) {
     throw new JobSchemaError(`job ${job.id} does not hold a valid event: ${parsed.issues.map((i) => i.path).join(', ')}`);
   }
+  const reroute = job.data.reroute === undefined ? undefined : rerouteOrderSchema.safeParse(job.data.reroute);
+  if (reroute && !reroute.success) throw new JobSchemaError(`job ${job.id} holds an invalid re-route order`);
   return {
     event: parsed.event,
     correlationId: String(job.data.correlationId ?? job.id),
     receivedAt: String(job.data.receivedAt ?? new Date(job.timestamp).toISOString()),
+    ...(reroute ? { reroute: reroute.data } : {}),
   };
 }
 
@@ -129,7 +133,7 @@ async function runAttempt(run: AttemptRun): Promise<Attempted> {
   if (!claim.ok) return { result: { kind: 'unclaimed', error: claim.error }, item, payloadHash: hash };
   if (claim.value.kind !== 'claimed') return { result: claim.value, item, payloadHash: hash };
   const claimed = claim.value.entry;
-  const routed = await settle(() => routeEvent(run, item, tokenOf(claimed, owner)));
+  const routed = await settle(() => routeEvent(run, item, tokenOf(claimed, owner), hash));
   return { result: routed.ok ? routed.value : failed(routed.error), item, payloadHash: hash, claimed };
 }
 
@@ -140,8 +144,11 @@ function openEvent(job: Job<QueuedEvent>, breaker: ProcessorDependencies['breake
   return item;
 }
 
-/** Looks up the shipment, asks the routing service, applies the new state once, completes the ledger entry. */
-async function routeEvent(run: AttemptRun, item: QueuedEvent, claim: ClaimToken): Promise<AttemptResult> {
+/**
+ * Looks up the shipment, asks the routing service, applies the new state once (for the routing
+ * round the claim is in), completes the ledger entry.
+ */
+async function routeEvent(run: AttemptRun, item: QueuedEvent, claim: ClaimToken, hash: string): Promise<AttemptResult> {
   const { deps } = run;
   const { event, correlationId } = item;
   const shipment = await deps.shipments.getShipment(event.payload.shipmentId);
@@ -151,19 +158,32 @@ async function routeEvent(run: AttemptRun, item: QueuedEvent, claim: ClaimToken)
     throw error;
   });
   deps.metrics?.routingCall('ok', (performance.now() - routingStarted) / 1000);
-  const applied = await deps.shipments.applyEvent(event, routing, shipment);
-  if (!(await deps.ledger.markRouted(claim, routing))) {
+  const applied = claim.reroute
+    ? await deps.shipments.applyEvent(event, routing, shipment, claim.reroute.round)
+    : await deps.shipments.applyEvent(event, routing, shipment);
+  if (!(await deps.ledger.markRouted(claim, routing, applied))) {
     run.log.warn('lease expired before completion; the shipment update is idempotent, another worker completes it');
   }
-  return { kind: 'routed', routing, applied };
+  if (claim.reroute && deps.deadLetters.resolvePending) {
+    // A re-routed dead letter is routed now: its record is closed (a replay would find it ROUTED and close it too).
+    const recordId = `${event.idempotencyKey}|${hash}`;
+    await deps.deadLetters.resolvePending(recordId).catch((error: unknown) => {
+      run.log.warn('could not close the dead letter of a re-routed event; the next replay closes it', { error: String(error) });
+    });
+  }
+  return { kind: 'routed', routing, applied, ...(claim.reroute ? { round: claim.reroute.round, requestId: claim.reroute.requestId } : {}) };
 }
 
 /** Carries a decision out against the ledger, BullMQ and the dead-letter store. */
 async function carryOut(decision: Decision, run: AttemptRun, attempted: Attempted): Promise<ProcessOutcome> {
   switch (decision.kind) {
-    case DecisionKind.ROUTED:
-      run.log.info('event routed', { hub: decision.routing.hub, lane: decision.routing.lane, applied: decision.applied });
+    case DecisionKind.ROUTED: {
+      const round = attempted.result.kind === 'routed' && attempted.result.round ? attempted.result : undefined;
+      // A re-route's round says which round and which request, one line per round routed.
+      const rerouted = round ? { round: round.round, requestId: round.requestId } : {};
+      run.log.info('event routed', { hub: decision.routing.hub, lane: decision.routing.lane, applied: decision.applied, ...rerouted });
       return { outcome: 'routed', routing: decision.routing, applied: decision.applied };
+    }
     case DecisionKind.DUPLICATE:
       run.log.info('event already routed; duplicate suppressed');
       return { outcome: 'duplicate' };
@@ -271,9 +291,10 @@ function jobLog(logger: Logger, keys: LogAttributes): JobLog {
   };
 }
 
-/** What a holder of a ledger claim presents to move the entry on. */
+/** What a holder of a ledger claim presents to move the entry on, with the re-route whose round it is in. */
 function tokenOf(entry: LedgerEntry, owner: string): ClaimToken {
-  return { key: entry._id, owner, round: entry.round ?? 1, attempts: entry.attempts };
+  const reroute = entry.currentReroute?.round === (entry.routingRound ?? 1) ? entry.currentReroute : undefined;
+  return { key: entry._id, owner, round: entry.round ?? 1, attempts: entry.attempts, ...(reroute ? { reroute } : {}) };
 }
 
 /** A best-effort description of a job whose data is not a valid event, so it can be dead-lettered. */
