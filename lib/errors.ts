@@ -83,6 +83,25 @@ export class EventNotFoundError extends GatewayError {
   }
 }
 
+/** No re-route request has this id. */
+export class RerouteNotFoundError extends GatewayError {
+  constructor(requestId: string, options?: { cause?: unknown }) {
+    super(`no re-route request with id ${JSON.stringify(requestId)}`, options);
+    this.name = 'RerouteNotFoundError';
+  }
+}
+
+/** A re-route's request id was used before with another body: an idempotency key names one request. */
+export class RerouteConflictError extends GatewayError {
+  constructor(requestId: string, options?: { cause?: unknown }) {
+    super(
+      `requestId ${JSON.stringify(requestId)} was already used with a different body; send that body again, or use a new requestId`,
+      options,
+    );
+    this.name = 'RerouteConflictError';
+  }
+}
+
 /** The routing service failed in a way that may pass (timeout, 5xx, 429, unreachable, simulated failure). */
 export class TransientRoutingError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {

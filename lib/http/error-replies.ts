@@ -8,6 +8,8 @@ import {
   MissingSecretError,
   PayloadTooLargeError,
   QueueUnavailableError,
+  RerouteConflictError,
+  RerouteNotFoundError,
   SecretsUnavailableError,
   SignatureError,
   UnsupportedMediaTypeError,
@@ -33,7 +35,8 @@ export function replyForError(error: unknown): HttpReply {
   }
   if (error instanceof MalformedBodyError) return problem(400, 'MALFORMED_BODY', error.message);
   if (error instanceof SignatureError || error instanceof ApiKeyError) return problem(401, 'UNAUTHORIZED', error.message);
-  if (error instanceof EventNotFoundError) return problem(404, 'NOT_FOUND', error.message);
+  if (error instanceof EventNotFoundError || error instanceof RerouteNotFoundError) return problem(404, 'NOT_FOUND', error.message);
+  if (error instanceof RerouteConflictError) return problem(409, 'CONFLICT', error.message);
   if (error instanceof PayloadTooLargeError) return problem(413, 'PAYLOAD_TOO_LARGE', error.message);
   if (error instanceof UnsupportedMediaTypeError) return problem(415, 'UNSUPPORTED_MEDIA_TYPE', error.message);
   if (error instanceof BacklogFullError) {

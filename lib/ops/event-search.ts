@@ -69,6 +69,29 @@ export class EventSearch {
   }
 }
 
+/**
+ * The ledger entries themselves, for an operator action over a selection (the re-route): those
+ * the filter matches whose status is one of `statuses`, oldest received first, at most `limit`.
+ */
+export async function selectEntries(
+  db: Db,
+  filter: EventSearchFilter,
+  statuses: readonly EventStatus[],
+  limit: number,
+): Promise<LedgerEntry[]> {
+  const query = toQuery(filter);
+  if (!filter.status) query.status = { $in: [...statuses] };
+  return db.collection<LedgerEntry>(Collections.ledger).find(query).sort({ receivedAt: 1, _id: 1 }).limit(limit).toArray();
+}
+
+/** Every ledger entry of the given event ids (an id two sources used names two events). */
+export async function entriesByEventId(db: Db, eventIds: readonly string[]): Promise<LedgerEntry[]> {
+  return db
+    .collection<LedgerEntry>(Collections.ledger)
+    .find({ eventId: { $in: [...eventIds] } })
+    .toArray();
+}
+
 function toQuery(filter: EventSearchFilter): Filter<LedgerEntry> {
   const query: Filter<LedgerEntry> = {};
   const { shipmentId, orderId, source, eventType, status } = filter;

@@ -2,6 +2,8 @@ import { opsConfig } from '../config';
 import { replayDeadLetters, type parseReplayRequest, type ReplayReport } from '../dead-letters/replay';
 import { sharedConfig, sharedDb, sharedDeadLetters, sharedEventQueue, sharedRedis } from '../infrastructure';
 import { MongoLedger } from '../ledger/ledger';
+import { rerouteEvents, rerouteProgress, type RerouteOutcome, type RerouteProgress } from '../reroutes/reroute';
+import type { RerouteRequest } from '../reroutes/reroute-request';
 import { AuditTrail } from './audit-trail';
 import { ALL_SOURCES, PauseStore, type Pause, type PauseView } from './pauses';
 
@@ -38,6 +40,27 @@ export async function replayAsOperator(request: ReturnType<typeof parseReplayReq
       }),
     (report) => report.replayed.length + report.skipped.length,
   );
+}
+
+/**
+ * Re-routes events for an operator (a dry run unless confirmed), the same from HTTP and from
+ * `invoke`, and records the action in the audit trail however it ends.
+ *
+ * @example
+ * await rerouteAsOperator(parseRerouteRequest(body), { keyId: keyIdOf(key), via: 'POST /v1/ops/reroutes' });
+ */
+export async function rerouteAsOperator(request: RerouteRequest, operator: Operator): Promise<RerouteOutcome> {
+  const [db, events, trail] = await Promise.all([sharedDb(), sharedEventQueue(), sharedAuditTrail()]);
+  return trail.audited(
+    { ...operator, action: 'reroute', request: { ...request }, dryRun: !request.confirm },
+    () => rerouteEvents(request, operator, { db, events, defaultRatePerSecond: opsConfig().replayRatePerSecond }),
+    (outcome) => outcome.reply.matched,
+  );
+}
+
+/** Where a confirmed re-route is (read-only, not audited). */
+export async function rerouteProgressOf(requestId: string): Promise<RerouteProgress> {
+  return rerouteProgress(requestId, { db: await sharedDb() });
 }
 
 /** The pauses of this gateway's queue. */

@@ -25,6 +25,8 @@ export const Collections = {
   replayClaims: 'dead_letter_replays',
   /** One document per operator action: who did what, when, and how it ended. */
   audit: 'audit',
+  /** One document per confirmed re-route request, by its request id: what it selected and queued. */
+  reroutes: 'reroutes',
 } as const;
 
 /**

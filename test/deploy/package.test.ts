@@ -39,6 +39,8 @@ describe('the deployable package', () => {
       'POST /v1/ops/pauses': 'AWS_IAM',
       'POST /v1/ops/pauses/resume': 'AWS_IAM',
       'POST /v1/ops/dlq/replay': 'AWS_IAM',
+      'POST /v1/ops/reroutes': 'AWS_IAM',
+      'GET /v1/ops/reroutes/{requestId}': 'AWS_IAM',
       'POST /v1/events': 'NONE',
       // The console is a static page: its calls to the operator routes carry the credentials.
       'GET /ops': 'NONE',
@@ -68,11 +70,13 @@ describe('the deployable package', () => {
       'GET /v1/ops/dlq',
       'GET /v1/ops/events',
       'GET /v1/ops/pauses',
+      'GET /v1/ops/reroutes/{requestId}',
       'GET /v1/ops/stats',
       'POST /v1/events',
       'POST /v1/ops/dlq/replay',
       'POST /v1/ops/pauses',
       'POST /v1/ops/pauses/resume',
+      'POST /v1/ops/reroutes',
       'POST /v1/sources/{source}/events',
     ]);
     for (const name of FUNCTION_NAMES) {

@@ -28,6 +28,8 @@ export const FUNCTION_NAMES = [
   'ops-audit',
   'ops-pauses',
   'ops-replay',
+  'ops-reroutes',
   'replay',
+  'reroute',
   'console',
 ] as const;
