@@ -2,8 +2,34 @@
 // console needs no file system, no second server and no download at build or run time.
 import html from './assets/index.html' with { type: 'text' };
 import style from './assets/console.css' with { type: 'text' };
-import script from './assets/console.js' with { type: 'text' };
+import api from './assets/api.js' with { type: 'text' };
+import audit from './assets/audit.js' with { type: 'text' };
+import main from './assets/console.js' with { type: 'text' };
+import deadLetters from './assets/dead-letters.js' with { type: 'text' };
+import dom from './assets/dom.js' with { type: 'text' };
+import event from './assets/event.js' with { type: 'text' };
+import events from './assets/events.js' with { type: 'text' };
+import nav from './assets/nav.js' with { type: 'text' };
+import overview from './assets/overview.js' with { type: 'text' };
+import pauses from './assets/pauses.js' with { type: 'text' };
+import reroute from './assets/reroute.js' with { type: 'text' };
 import { consoleAssets } from './static-reply';
 
-/** The operator console's page, script and style, ready to serve. */
-export const operatorConsole = consoleAssets({ html, script, style });
+/** The operator console's page, modules and style, ready to serve. */
+export const operatorConsole = consoleAssets({
+  html,
+  style,
+  scripts: {
+    'console.js': main,
+    'api.js': api,
+    'audit.js': audit,
+    'dead-letters.js': deadLetters,
+    'dom.js': dom,
+    'event.js': event,
+    'events.js': events,
+    'nav.js': nav,
+    'overview.js': overview,
+    'pauses.js': pauses,
+    'reroute.js': reroute,
+  },
+});

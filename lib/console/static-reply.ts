@@ -40,26 +40,48 @@ export function versionOf(body: string): string {
 
 export interface ConsoleSources {
   html: string;
-  script: string;
+  /** The browser's modules by file name; `console.js` is the one the page loads, the rest it imports. */
+  scripts: Readonly<Record<string, string>>;
   style: string;
+}
+
+/** A static import of a sibling module: `from './dom.js'`. */
+const SIBLING_IMPORT = /(\bfrom\s+)(['"])\.\/([A-Za-z0-9-]+\.js)\2/g;
+
+/**
+ * The modules with their imports of each other pinned to one version of them all: a change to any
+ * module changes every URL, so each can be cached for good and a deploy never mixes old and new.
+ */
+function versionedScripts(scripts: Readonly<Record<string, string>>): { version: string; bodies: Map<string, string> } {
+  const names = Object.keys(scripts).sort();
+  const version = versionOf(names.map((name) => `${name}\n${scripts[name]}`).join('\n'));
+  const bodies = new Map<string, string>();
+  for (const name of names) {
+    const body = scripts[name]!.replace(SIBLING_IMPORT, (_, from: string, quote: string, imported: string) => {
+      if (!(imported in scripts)) throw new Error(`console module ${name} imports ${imported}, which the console does not serve`);
+      return `${from}${quote}./${imported}?v=${version}${quote}`;
+    });
+    bodies.set(name, body);
+  }
+  return { version, bodies };
 }
 
 /**
  * The console's files by the name in their URL (`/ops` is the page, `/ops/{asset}` the rest).
- * The page links to the script and the style by their content version, so those can be cached
+ * The page links to the scripts and the style by their content version, so those can be cached
  * for a year and a new deploy is still picked up: the page itself is revalidated every time.
  */
 export function consoleAssets(sources: ConsoleSources): AssetTable {
-  const scriptVersion = versionOf(sources.script);
+  const scripts = versionedScripts(sources.scripts);
   const styleVersion = versionOf(sources.style);
-  const html = sources.html.replaceAll('__SCRIPT_VERSION__', scriptVersion).replaceAll('__STYLE_VERSION__', styleVersion);
+  const html = sources.html.replaceAll('__SCRIPT_VERSION__', scripts.version).replaceAll('__STYLE_VERSION__', styleVersion);
   const immutable = 'public, max-age=31536000, immutable';
   return new Map<string, StaticAsset>([
     ['', { body: html, contentType: 'text/html; charset=utf-8', cacheControl: 'no-cache', etag: `"${versionOf(html)}"` }],
-    [
-      'console.js',
-      { body: sources.script, contentType: 'text/javascript; charset=utf-8', cacheControl: immutable, etag: `"${scriptVersion}"` },
-    ],
+    ...[...scripts.bodies].map(([name, body]): [string, StaticAsset] => [
+      name,
+      { body, contentType: 'text/javascript; charset=utf-8', cacheControl: immutable, etag: `"${versionOf(body)}"` },
+    ]),
     ['console.css', { body: sources.style, contentType: 'text/css; charset=utf-8', cacheControl: immutable, etag: `"${styleVersion}"` }],
   ]);
 }
