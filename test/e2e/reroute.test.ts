@@ -171,15 +171,16 @@ describe('re-routing events (POST /v1/ops/reroutes, the reroute function)', () =
       expect(after!.route!.decidedAt).not.toBe(before[i]!.route!.decidedAt);
       expect(after!.history.map((h) => h.round ?? 1)).toEqual([1, 2]);
     }
-    // Two a second: the third event's job was held back a second after the first's.
-    expect(Math.max(...finished) - Math.min(...finished)).toBeGreaterThanOrEqual(900);
+    // Two a second: the third event's job was held back a second after the first's (unpaced, tens of ms apart).
+    expect(Math.max(...finished) - Math.min(...finished)).toBeGreaterThanOrEqual(700);
   });
 
   it('re-routes nothing again for the same request id, and refuses the id with another body (409)', async () => {
     const request = { requestId: 'rr-again-1', reason: REASON, filter: { ...everything, source: 'rr-again' }, confirm: true };
     const event = repeated;
-    const first = await reroute(request);
-    expect(first.status).toBe(202);
+    // Two identical requests at once: the unique insert of the request lets one of them queue.
+    const first = await Promise.all([reroute(request), reroute(request)]);
+    expect(first.map((reply) => reply.status).sort()).toEqual([200, 202]);
     await untilDone('rr-again-1');
     const round = (await ledgerOf(event.eventId))!.routingRound!;
     const versions = await versionsOf(event.payload.shipmentId);
