@@ -112,15 +112,20 @@ if (file && process.argv[2] === 'offline') {
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const emit = http.Server.prototype.emit;
   http.Server.prototype.emit = function (this: http.Server, name: string, ...args: unknown[]) {
+    if (name === 'connection') {
+      const [socket] = args as [import('node:net').Socket];
+      record({ t: 'conn', at: now(), port: socket.remotePort });
+    }
     if (name === 'request') {
       const [request, response] = args as [http.IncomingMessage, http.ServerResponse];
       const arrived = now();
       const id = request.headers['x-correlation-id'];
       if (typeof id === 'string') {
+        const port = request.socket.remotePort;
         response.once('finish', () => {
           const call = calls.get(id);
           calls.delete(id);
-          record({ t: 'req', id, arrived, ...call, finished: now(), status: response.statusCode });
+          record({ t: 'req', id, arrived, port, ...call, finished: now(), status: response.statusCode });
         });
       }
     }

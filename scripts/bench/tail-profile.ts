@@ -31,26 +31,34 @@ interface LoadRecord {
   ms: number;
   file: string;
 }
+/** A TCP connection the emulator's HTTP server accepted, by the client's port. */
+interface ConnectionRecord {
+  t: 'conn';
+  at: number;
+  port: number;
+}
 interface RequestRecord {
   t: 'req';
   arrived: number;
+  port?: number;
   enter?: number;
   returned?: number;
   settled?: number;
   finished: number;
   inFlight?: number;
 }
-type ProbeRecord = LoopRecord | GcRecord | LoadRecord | RequestRecord;
+type ProbeRecord = LoopRecord | GcRecord | LoadRecord | ConnectionRecord | RequestRecord;
 
 export interface Probe {
   loop: LoopRecord[];
   gc: GcRecord[];
   load: LoadRecord[];
+  conn: ConnectionRecord[];
   req: RequestRecord[];
 }
 
 export function readProbe(file: string): Probe {
-  const probe: Probe = { loop: [], gc: [], load: [], req: [] };
+  const probe: Probe = { loop: [], gc: [], load: [], conn: [], req: [] };
   if (!existsSync(file)) return probe;
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line) continue;
@@ -67,6 +75,7 @@ export function window(probe: Probe, from: number, to: number): Probe {
     loop: probe.loop.filter((r) => inside(r.at)),
     gc: probe.gc.filter((r) => inside(r.at)),
     load: probe.load.filter((r) => inside(r.at)),
+    conn: probe.conn.filter((r) => inside(r.at)),
     req: probe.req.filter((r) => inside(r.arrived)),
   };
 }

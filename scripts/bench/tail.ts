@@ -344,9 +344,9 @@ async function main(): Promise<void> {
       say(`Processes counted as the emulator: ${pids.emulator.map((pid) => `${pid} \`${commandOf(pid).slice(0, 60)}\``).join(', ')}.`);
       say();
       say(
-        "| burst | CPU ms of the emulator's Node process by thread | replies the load generator waited > 150 ms for, and the server-side share |",
+        "| burst | CPU ms of the emulator's Node process by thread | replies the load generator waited > 150 ms for, and the server-side share | connections accepted, ms after the burst's start: first / median / last |",
       );
-      say('| --- | --- | --- |');
+      say('| --- | --- | --- | --- |');
       for (const b of [...bursts, noopCold, noop]) {
         const threads = Object.entries(b.threadsMs)
           .filter(([, ms]) => ms > 0)
@@ -356,8 +356,13 @@ async function main(): Promise<void> {
         const slow = b.replies.filter((r) => r.ms > TARGET_MS);
         const server = window(probe, b.startedAt, b.endedAt + 1).req;
         const serverSlow = server.filter((r) => r.finished - r.arrived > TARGET_MS).length;
+        const accepted = window(probe, b.startedAt - 20, b.endedAt + 1).conn.map((c) => c.at - b.startedAt);
+        const acceptSpread =
+          accepted.length === 0
+            ? '-'
+            : `${accepted.length}: ${Math.round(accepted[0]!)} / ${Math.round(quantile(accepted, 0.5))} / ${Math.round(accepted.at(-1)!)}`;
         say(
-          `| ${b.label} | ${threads} | ${slow.length} slow at the client; ${serverSlow} of them > ${TARGET_MS} ms from arrival at the server to the reply |`,
+          `| ${b.label} | ${threads} | ${slow.length} slow at the client; ${serverSlow} of them > ${TARGET_MS} ms from arrival at the server to the reply | ${acceptSpread} |`,
         );
       }
       const keep = 'tmp/bench-tail';

@@ -1,0 +1,80 @@
+'use strict';
+/* eslint-disable @typescript-eslint/no-require-imports -- a Serverless plugin is CommonJS */
+
+/**
+ * A local Serverless plugin for `serverless offline` (the dev stage; nothing in a cloud stage
+ * changes, where API Gateway takes the connections): the emulator's HTTP server takes up
+ * requests one per turn of its event loop, first requests of new connections first, so a burst's
+ * new connections are accepted while the earlier ones are served.
+ *
+ * Why: Node 20's libuv accepts one connection per event-loop turn (libuv pull request 3696,
+ * "unix: don't accept() connections in a loop"), and each turn otherwise serves every request
+ * that is ready, each about 0.6-0.9 ms of the emulator's CPU. When a burst opens 100 connections
+ * at once, the first few keep the loop busy with their next requests, a turn lasts 5-30 ms, and
+ * the last connections of the burst wait in the kernel's accept queue for 0.4-1.3 s, where no
+ * request of theirs has reached the server yet. That was the 1 % of requests at 500-700 ms in
+ * the seed scenario (docs/performance-tail.md). Taking up one request per turn makes a turn one
+ * request long, so every pending connection is accepted within about a hundred requests' time;
+ * a new connection's first request goes to the front, since it has already waited to be
+ * accepted. Requests are otherwise served in the order they arrived.
+ *
+ * The server reads, parses and buffers each request as before; only the `request` event, where
+ * the emulator starts its work, is deferred (by `setImmediate`, to the turn's check phase).
+ * `OFFLINE_FAIR_ACCEPT=false` turns it off.
+ */
+const http = require('node:http');
+const { setImmediate } = require('node:timers');
+
+/** Installs the deferral on every HTTP server of this process; returns a function that removes it. */
+function deferRequests() {
+  const emit = http.Server.prototype.emit;
+  /** Requests waiting to be taken up: first requests of new connections, then the others, each in arrival order. */
+  const fresh = [];
+  const queue = [];
+  const seen = new WeakSet();
+  let scheduled = false;
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(takeOne);
+  };
+  function takeOne() {
+    scheduled = false;
+    const next = fresh.shift() ?? queue.shift();
+    if (next) emit.call(next[0], 'request', next[1], next[2]);
+    if (fresh.length > 0 || queue.length > 0) schedule();
+  }
+
+  http.Server.prototype.emit = function (name, ...args) {
+    if (name !== 'request') return emit.call(this, name, ...args);
+    const [request, response] = args;
+    const socket = request.socket;
+    if (socket && !seen.has(socket)) {
+      seen.add(socket);
+      fresh.push([this, request, response]);
+    } else {
+      queue.push([this, request, response]);
+    }
+    schedule();
+    return true;
+  };
+  return () => {
+    http.Server.prototype.emit = emit;
+  };
+}
+
+class OfflineFairAccept {
+  constructor(serverless) {
+    const offline = serverless.service.custom?.['serverless-offline'];
+    this.hooks = {};
+    if (!offline?.useInProcess || process.env.OFFLINE_FAIR_ACCEPT === 'false') return;
+    // Before the emulator creates its servers; only `serverless offline` itself gets here.
+    this.hooks['before:offline:start:init'] = () => {
+      this.restore = deferRequests();
+    };
+    this.hooks['offline:start:end'] = () => this.restore?.();
+  }
+}
+
+module.exports = OfflineFairAccept;
+module.exports.deferRequests = deferRequests;
