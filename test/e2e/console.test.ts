@@ -1,18 +1,13 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROUTING_FAILURE_RATE_FIELD, settingsKey } from '../../lib/routing/runtime-settings';
 import { sampleEvent } from '../../scripts/sample-event';
-import { PROJECT_ROOT, waitFor, type RunningProcess } from '../support/processes';
+import { keepFailedPage, launchChromium, pageReader, screenshot, SCREENSHOTS, signInToConsole } from '../support/console-browser';
+import { waitFor, type RunningProcess } from '../support/processes';
 import { getStatus, isolatedEnv, postEvent, postMany, startOffline, startWorker, waitForState } from '../support/stack';
 
 const KEY = 'console-operator-key';
-/** Debian's chromium (CI installs it); playwright-core never downloads a browser of its own. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** `npm run console:screenshots` sets this: the run also writes the README's screenshots into docs/. */
-const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1';
 const XSS = '<script>alert(1)</script>';
 
 /**
@@ -50,37 +45,14 @@ describe('the operator console', () => {
   const deadLettered = [...lost, hostile, ...byFilter, ...others];
   const correlationIds = new Map<string, string>();
 
-  // The page is read through locators from here, so no code typed against the DOM runs in the browser.
-  const text = (selector: string) => page.locator(selector).first().textContent({ timeout: 30_000 });
-  const texts = (selector: string) => page.locator(selector).allTextContents();
-  const count = (selector: string) => page.locator(selector).count();
-  const attributes = async (selector: string, name: string) =>
-    Promise.all((await page.locator(selector).all()).map(async (node) => (await node.getAttribute(name)) ?? ''));
-  /** Waits until the first match's text passes `check` (the page refreshes by itself). */
-  const untilText = async (selector: string, check: (value: string) => boolean, timeoutMs = 45_000) => {
-    let last: string | null = null;
-    try {
-      return await waitFor(
-        `${selector} to show the expected text`,
-        async () => {
-          last = await page
-            .locator(selector)
-            .first()
-            .textContent({ timeout: 1000 })
-            .catch(() => null);
-          return last !== null && check(last) ? last : undefined;
-        },
-        timeoutMs,
-      );
-    } catch (error) {
-      throw new Error(`${String(error)}; it showed ${JSON.stringify(last)}`, { cause: error });
-    }
-  };
-  const shot = async (name: string) => {
-    if (!SCREENSHOTS) return;
-    mkdirSync(join(PROJECT_ROOT, 'docs'), { recursive: true });
-    await page.screenshot({ path: join(PROJECT_ROOT, 'docs', `console-${name}.png`), fullPage: true });
-  };
+  // The page is read through locators (test/support/console-browser.ts), so no code typed against the DOM runs in the browser.
+  const text = (selector: string) => pageReader(page).text(selector);
+  const texts = (selector: string) => pageReader(page).texts(selector);
+  const count = (selector: string) => pageReader(page).count(selector);
+  const attributes = (selector: string, name: string) => pageReader(page).attributes(selector, name);
+  const untilText = (selector: string, check: (value: string) => boolean, timeoutMs?: number) =>
+    pageReader(page).untilText(selector, check, timeoutMs);
+  const shot = (name: string) => screenshot(page, name);
   /** For the overview's screenshot only: two bursts the worker takes a few seconds to drain, so the charts have a shape. */
   const trafficForTheCharts = async () => {
     for (let burst = 0; burst < 2; burst += 1) {
@@ -109,11 +81,7 @@ describe('the operator console', () => {
     redis = new Redis(env.REDIS_URL!);
     ({ process: offline, baseUrl } = await startOffline(env));
     worker = await startWorker(env);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // Root in a container: no sandbox; a small /dev/shm: keep shared memory on disk.
-      args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
-    });
+    browser = await launchChromium();
 
     await routingFails('1');
     for (const event of deadLettered) {
@@ -141,19 +109,11 @@ describe('the operator console', () => {
 
   // A failed step leaves the page as it was in tmp/, to look at.
   afterEach(async (context) => {
-    if (context.task.result?.state === 'fail' && page) {
-      mkdirSync(join(PROJECT_ROOT, 'tmp'), { recursive: true });
-      await page.screenshot({ path: join(PROJECT_ROOT, 'tmp', `console-failed-${context.task.name.slice(0, 40)}.png`), fullPage: true });
-    }
+    if (context.task.result?.state === 'fail' && page) await keepFailedPage(page, context.task.name);
     await page?.close();
   });
 
-  const signIn = async () => {
-    await page.goto(`${baseUrl}/ops`);
-    await page.fill('#operator-key', KEY);
-    await page.click('#sign-in-form button[type="submit"]');
-    await page.waitForSelector('#overview', { state: 'visible' });
-  };
+  const signIn = () => signInToConsole(page, baseUrl, KEY);
   /** The gateway's own counts, as the operator API gives them. */
   const stats = async () => {
     const response = await fetch(`${baseUrl}/v1/ops/stats`, { headers: { 'x-api-key': KEY } });
