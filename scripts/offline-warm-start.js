@@ -9,10 +9,11 @@
  * require's cache. Without it, the first request after a start paid for the ingest bundle's
  * load (135-145 ms of blocked event loop) and every request that arrived meanwhile waited:
  * a tenth of the first burst of 1,000 requests on 100 connections (docs/performance-tail.md).
+ * It also has the emulator's loader remember each handler it found (see `rememberHandlers`).
  * Plain JavaScript: the framework loads plugins with `require`.
  */
 const { existsSync } = require('node:fs');
-const { join, resolve } = require('node:path');
+const { dirname, join, resolve } = require('node:path');
 const { performance } = require('node:perf_hooks');
 
 /** The variables serverless-offline's LambdaFunction sets for a function besides the configured ones. */
@@ -30,11 +31,59 @@ function lambdaVariables(name, key, handler, memorySize, region) {
   };
 }
 
+/** Where serverless-offline's in-process loader lives (a CommonJS file inside the ES module package). */
+const LOADER = 'lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js';
+
+/**
+ * serverless-offline's in-process runner asks its loader for the handler on every call, and the
+ * loader looks for the bundle's package.json again each time (a stat of every folder up to the
+ * project's package.json, which it then reads and parses): about 12 % of the emulator's CPU per
+ * request in a burst (docs/performance-tail.md). The loader returns the handler of the module in
+ * require's cache, so its answer only changes when that module does: this remembers it per
+ * handler while the same module object stays in the cache. Installed before the runner is first
+ * imported, so the runner's import of `load` gets this one. Returns false when the loader is not
+ * where this version of serverless-offline kept it.
+ */
+function rememberHandlers(require) {
+  let file;
+  try {
+    file = join(dirname(require.resolve('serverless-offline')), LOADER);
+  } catch {
+    return false;
+  }
+  if (!existsSync(file)) return false;
+  const loader = require(file);
+  const load = loader.load;
+  if (typeof load !== 'function' || load.remembers) return Boolean(load?.remembers);
+  const known = new Map();
+  const remembering = async (appRoot, fullHandlerString) => {
+    const key = `${appRoot}\0${fullHandlerString}`;
+    const entry = known.get(key);
+    if (entry && require.cache[entry.file] === entry.module) return entry.handler;
+    const handler = await load(appRoot, fullHandlerString);
+    // `<folder>/<module>.<function>`: the module the loader required, if it is a CommonJS .js file.
+    const moduleFile = `${resolve(appRoot, fullHandlerString.slice(0, fullHandlerString.lastIndexOf('.')))}.js`;
+    const module = require.cache[moduleFile];
+    if (module) known.set(key, { file: moduleFile, module, handler });
+    return handler;
+  };
+  remembering.remembers = true;
+  loader.load = remembering;
+  return true;
+}
+
 class OfflineWarmStart {
   constructor(serverless, _options, { log }) {
     this.serverless = serverless;
     this.log = log;
-    this.hooks = { 'before:offline:start:ready': () => this.loadBundles() };
+    this.hooks = {
+      'before:offline:start:init': () => {
+        if (serverless.service.custom?.['serverless-offline']?.useInProcess && !rememberHandlers(require)) {
+          log.verbose('offline-warm-start: serverless-offline keeps its loader elsewhere; handlers are looked up on every call');
+        }
+      },
+      'before:offline:start:ready': () => this.loadBundles(),
+    };
   }
 
   loadBundles() {
@@ -73,3 +122,4 @@ class OfflineWarmStart {
 }
 
 module.exports = OfflineWarmStart;
+module.exports.rememberHandlers = rememberHandlers;
