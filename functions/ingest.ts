@@ -36,6 +36,10 @@ async function dependencies() {
   }
 }
 
+// Connect while the function initialises (Lambda's init phase, or the emulator's start), not on
+// the first request; a failure here is retried by the first request.
+dependencies().catch(() => undefined);
+
 /**
  * POST /v1/events and POST /v1/sources/{source}/events: a signed event in, 202 once it is
  * durably queued. No Mongo, no waiting on processing.

@@ -3,20 +3,22 @@
 
 /**
  * A local Serverless plugin for `serverless offline` (the dev stage; nothing in a cloud stage
- * changes, where API Gateway takes the connections): the emulator's HTTP server takes up
- * requests one per turn of its event loop, first requests of new connections first, so a burst's
- * new connections are accepted while the earlier ones are served.
+ * changes, where API Gateway takes the connections): while a burst's new connections are being
+ * accepted, the emulator's HTTP server takes up one request per turn of its event loop, first
+ * requests of new connections first; once none has been accepted for two turns, up to 16.
  *
  * Why: Node 20's libuv accepts one connection per event-loop turn (libuv pull request 3696,
  * "unix: don't accept() connections in a loop"), and each turn otherwise serves every request
- * that is ready, each about 0.6-0.9 ms of the emulator's CPU. When a burst opens 100 connections
+ * that is ready, each about 0.5-1 ms of the emulator's CPU. When a burst opens 100 connections
  * at once, the first few keep the loop busy with their next requests, a turn lasts 5-30 ms, and
- * the last connections of the burst wait in the kernel's accept queue for 0.4-1.3 s, where no
- * request of theirs has reached the server yet. That was the 1 % of requests at 500-700 ms in
- * the seed scenario (docs/performance-tail.md). Taking up one request per turn makes a turn one
- * request long, so every pending connection is accepted within about a hundred requests' time;
- * a new connection's first request goes to the front, since it has already waited to be
- * accepted. Requests are otherwise served in the order they arrived.
+ * the last connections of the burst waited in the kernel's accept queue for 0.4-1.9 s, where no
+ * request of theirs had reached the server yet: the 1 % of requests at 500-700 ms and more in the
+ * seed scenario (docs/performance-tail.md). One request per turn makes a turn one request long,
+ * so every waiting connection is accepted within about a hundred requests' time; a new
+ * connection's first request goes to the front, since it has already waited to be accepted.
+ * Once the connections are in, requests taken up together share their turn's writes to Redis
+ * (fewer, larger packets): one per turn throughout cost the ingest path about twice the CPU.
+ * Requests are otherwise served in the order they arrived.
  *
  * The server reads, parses and buffers each request as before; only the `request` event, where
  * the emulator starts its work, is deferred (by `setImmediate`, to the turn's check phase).
@@ -25,9 +27,18 @@
 const http = require('node:http');
 const { setImmediate } = require('node:timers');
 
+/**
+ * Requests taken up in one turn once no connection has been accepted for two turns (none is
+ * waiting, as far as the server can tell): taken up together, their writes to Redis go out in
+ * fewer, larger packets, as they did before this plugin.
+ */
+const BATCH = 16;
+
 /** Installs the deferral on every HTTP server of this process; returns a function that removes it. */
 function deferRequests() {
   const emit = http.Server.prototype.emit;
+  let turn = 0;
+  let acceptedAt = Number.NEGATIVE_INFINITY;
   /** Requests waiting to be taken up: first requests of new connections, then the others, each in arrival order. */
   const fresh = [];
   const queue = [];
@@ -36,16 +47,23 @@ function deferRequests() {
   const schedule = () => {
     if (scheduled) return;
     scheduled = true;
-    setImmediate(takeOne);
+    setImmediate(takeUp);
   };
-  function takeOne() {
+  function takeUp() {
     scheduled = false;
-    const next = fresh.shift() ?? queue.shift();
-    if (next) emit.call(next[0], 'request', next[1], next[2]);
+    turn++;
+    // One per turn while connections are being accepted (libuv accepts one per turn), more once they are in.
+    const count = turn - acceptedAt <= 2 ? 1 : BATCH;
+    for (let taken = 0; taken < count; taken++) {
+      const next = fresh.shift() ?? queue.shift();
+      if (!next) break;
+      emit.call(next[0], 'request', next[1], next[2]);
+    }
     if (fresh.length > 0 || queue.length > 0) schedule();
   }
 
   http.Server.prototype.emit = function (name, ...args) {
+    if (name === 'connection') acceptedAt = turn;
     if (name !== 'request') return emit.call(this, name, ...args);
     const [request, response] = args;
     const socket = request.socket;

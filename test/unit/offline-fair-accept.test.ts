@@ -21,7 +21,7 @@ describe('the offline-fair-accept plugin', () => {
     restore = undefined;
   });
 
-  it('takes up one request per event-loop turn, first requests of new connections first, then the rest in arrival order', async () => {
+  it('while connections are being accepted, takes up one request per turn: first requests of new connections first, then the rest in arrival order', async () => {
     restore = FairAccept.deferRequests();
     const server = http.createServer();
     const taken: string[] = [];
@@ -30,25 +30,41 @@ describe('the offline-fair-accept plugin', () => {
     // `old` is already known: its first request came before.
     server.emit('request', requestOn(old, 'old-1'), {});
     await nextTurn();
-    await nextTurn();
     expect(taken).toEqual(['old-1']);
     taken.length = 0;
 
-    // Read in one turn: two more on the known connection, then first requests of two new ones.
+    // Read in one turn, as a burst's new connections are accepted: two more on the known
+    // connection, then first requests of two new ones.
+    server.emit('connection', fresh1);
     server.emit('request', requestOn(old, 'old-2'), {});
     server.emit('request', requestOn(old, 'old-3'), {});
     server.emit('request', requestOn(fresh1, 'fresh1-1'), {});
+    server.emit('connection', fresh2);
     server.emit('request', requestOn(fresh2, 'fresh2-1'), {});
     server.emit('request', requestOn(fresh1, 'fresh1-2'), {});
     expect(taken).toEqual([]);
     const perTurn: number[] = [];
-    for (let turn = 0; turn < 6; turn++) {
+    for (let turn = 0; turn < 4; turn++) {
       const before = taken.length;
       await nextTurn();
       perTurn.push(taken.length - before);
     }
+    // One per turn for the two turns after the last accepted connection, then the rest together.
+    expect(perTurn).toEqual([1, 1, 3, 0]);
     expect(taken).toEqual(['fresh1-1', 'fresh2-1', 'old-2', 'old-3', 'fresh1-2']);
-    expect(perTurn).toEqual([1, 1, 1, 1, 1, 0]);
+  });
+
+  it('with no connection accepted for two turns, takes up to 16 requests in a turn', async () => {
+    restore = FairAccept.deferRequests();
+    const server = http.createServer();
+    const taken: string[] = [];
+    server.on('request', (request: { name: string }) => taken.push(request.name));
+    const socket = new EventEmitter();
+    for (let i = 0; i < 20; i++) server.emit('request', requestOn(socket, `r${i}`), {});
+    await nextTurn();
+    expect(taken).toHaveLength(16);
+    await nextTurn();
+    expect(taken).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`));
   });
 
   it('leaves every other event of the server as it was, and is removed with the function it returns', async () => {
