@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../../lib/ops/audit-trail';
 import { sampleEvent } from '../../scripts/sample-event';
-import { keepFailedPage, launchChromium, pageReader, screenshot, signInToConsole } from '../support/console-browser';
+import { keepFailedPage, launchChromium, openPage, pageReader, screenshot, signInToConsole } from '../support/console-browser';
 import { waitFor, type RunningProcess } from '../support/processes';
 import { getStatus, isolatedEnv, postEvent, postMany, startOffline, startWorker, waitForState } from '../support/stack';
 
@@ -92,17 +92,8 @@ describe('the operator console’s events, pauses, audit and re-routes', () => {
 
   // Each test has a page of its own, not signed in, in UTC (the time fields are filled in UTC).
   beforeEach(async () => {
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 }, timezoneId: 'UTC' });
-    page.setDefaultTimeout(60_000);
+    page = await openPage(browser, { dialogs, errors: browserErrors }, 'UTC');
     read = pageReader(page);
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    page.on('pageerror', (error) => browserErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') browserErrors.push(message.text());
-    });
   });
 
   // Every page keeps to its own policy, and shows no error but the 400s a test asks for.

@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROUTING_FAILURE_RATE_FIELD, settingsKey } from '../../lib/routing/runtime-settings';
 import { sampleEvent } from '../../scripts/sample-event';
-import { keepFailedPage, launchChromium, pageReader, screenshot, SCREENSHOTS, signInToConsole } from '../support/console-browser';
+import { keepFailedPage, launchChromium, openPage, pageReader, screenshot, SCREENSHOTS, signInToConsole } from '../support/console-browser';
 import { waitFor, type RunningProcess } from '../support/processes';
 import { getStatus, isolatedEnv, postEvent, postMany, startOffline, startWorker, waitForState } from '../support/stack';
 
@@ -95,16 +95,7 @@ describe('the operator console', () => {
 
   // Each test has a page of its own, not signed in.
   beforeEach(async () => {
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.setDefaultTimeout(60_000);
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    page.on('pageerror', (error) => browserErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') browserErrors.push(message.text());
-    });
+    page = await openPage(browser, { dialogs, errors: browserErrors });
   });
 
   // A failed step leaves the page as it was in tmp/, to look at.

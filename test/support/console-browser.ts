@@ -8,6 +8,24 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** `npm run console:screenshots` sets this: the run also writes the docs' screenshots into docs/. */
 export const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS === '1';
 
+/**
+ * A new page of the console's size, not signed in: every dialog it opens is dismissed and its text
+ * kept in `dialogs`, every page error and console error kept in `errors`, for the test to check.
+ */
+export async function openPage(browser: Browser, record: { dialogs: string[]; errors: string[] }, timezoneId?: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, ...(timezoneId ? { timezoneId } : {}) });
+  page.setDefaultTimeout(60_000);
+  page.on('dialog', (dialog) => {
+    record.dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.on('pageerror', (error) => record.errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') record.errors.push(message.text());
+  });
+  return page;
+}
+
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,

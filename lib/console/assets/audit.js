@@ -1,8 +1,7 @@
-/* global setTimeout */
 // The Audit page: who did what through the operator routes and functions, newest first, by
 // action, key id and time, a page at a time.
 import { api, ApiError, query, report } from './api.js';
-import { $, badge, el, formatTime, isoOfLocal, markInvalid, replaceChildren } from './dom.js';
+import { $, badge, el, formatTime, isoOfLocal, markInvalid, replaceChildren, wirePaging } from './dom.js';
 
 const audit = { filter: undefined, cursors: [], cursor: undefined, nextCursor: undefined, loads: 0 };
 
@@ -77,21 +76,5 @@ function renderAudit(items) {
 }
 
 export function wireAudit() {
-  $('audit-filter').addEventListener('submit', (event) => {
-    event.preventDefault();
-    audit.filter = readFilter();
-    audit.cursors = [];
-    void loadAudit(undefined);
-  });
-  $('audit-filter').addEventListener('reset', () => setTimeout(() => $('audit-filter').requestSubmit(), 0));
-  $('audit-next').addEventListener('click', () => {
-    if (!audit.nextCursor) return;
-    audit.cursors.push(audit.cursor);
-    void loadAudit(audit.nextCursor);
-  });
-  $('audit-prev').addEventListener('click', () => void loadAudit(audit.cursors.pop()));
-  $('audit-first').addEventListener('click', () => {
-    audit.cursors = [];
-    void loadAudit(undefined);
-  });
+  wirePaging('audit', audit, readFilter, loadAudit);
 }

@@ -1,9 +1,8 @@
-/* global setTimeout */
 // The Events page: any event the worker has taken up, by shipment, order, source, type, status
 // and a received-at window, newest first, a page at a time; a row opens the event; the search's
 // events can be re-routed.
 import { api, ApiError, query, report } from './api.js';
-import { $, badge, counts, el, formatTime, isoOfLocal, markInvalid, plural, replaceChildren } from './dom.js';
+import { $, badge, counts, el, formatTime, isoOfLocal, markInvalid, plural, replaceChildren, wirePaging } from './dom.js';
 import { openEvent } from './event.js';
 import { reroutePanel } from './reroute.js';
 
@@ -107,21 +106,5 @@ export function wireEvents() {
   });
   $('events').append(reroute.node);
 
-  $('events-filter').addEventListener('submit', (event) => {
-    event.preventDefault();
-    search.filter = readFilter();
-    search.cursors = [];
-    void loadEvents(undefined);
-  });
-  $('events-filter').addEventListener('reset', () => setTimeout(() => $('events-filter').requestSubmit(), 0));
-  $('events-next').addEventListener('click', () => {
-    if (!search.nextCursor) return;
-    search.cursors.push(search.cursor);
-    void loadEvents(search.nextCursor);
-  });
-  $('events-prev').addEventListener('click', () => void loadEvents(search.cursors.pop()));
-  $('events-first').addEventListener('click', () => {
-    search.cursors = [];
-    void loadEvents(undefined);
-  });
+  wirePaging('events', search, readFilter, loadEvents);
 }
