@@ -11,6 +11,7 @@ import event from './assets/event.js' with { type: 'text' };
 import events from './assets/events.js' with { type: 'text' };
 import nav from './assets/nav.js' with { type: 'text' };
 import overview from './assets/overview.js' with { type: 'text' };
+import paging from './assets/paging.js' with { type: 'text' };
 import pauses from './assets/pauses.js' with { type: 'text' };
 import reroute from './assets/reroute.js' with { type: 'text' };
 import { consoleAssets } from './static-reply';
@@ -29,6 +30,7 @@ export const operatorConsole = consoleAssets({
     'events.js': events,
     'nav.js': nav,
     'overview.js': overview,
+    'paging.js': paging,
     'pauses.js': pauses,
     'reroute.js': reroute,
   },

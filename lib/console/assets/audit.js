@@ -1,7 +1,7 @@
 // The Audit page: who did what through the operator routes and functions, newest first, by
 // action, key id and time, a page at a time.
-import { api, ApiError, query, report } from './api.js';
-import { $, badge, el, formatTime, isoOfLocal, markInvalid, replaceChildren, wirePaging } from './dom.js';
+import { $, badge, el, formatTime, isoOfLocal, replaceChildren } from './dom.js';
+import { loadPage, wirePaging } from './paging.js';
 
 const audit = { filter: undefined, cursors: [], cursor: undefined, nextCursor: undefined, loads: 0 };
 
@@ -24,25 +24,8 @@ export function showAudit() {
   void loadAudit(undefined);
 }
 
-async function loadAudit(cursor) {
-  const table = $('audit-table');
-  const ticket = (audit.loads += 1);
-  table.setAttribute('aria-busy', 'true');
-  try {
-    const page = await api(`/v1/ops/audit${query({ ...audit.filter, cursor })}`);
-    if (ticket !== audit.loads) return;
-    $('audit-error').replaceChildren();
-    markInvalid($('audit-filter'), []);
-    audit.cursor = cursor;
-    audit.nextCursor = page.nextCursor;
-    renderAudit(page.items || []);
-  } catch (error) {
-    if (ticket !== audit.loads) return;
-    report($('audit-error'), error);
-    markInvalid($('audit-filter'), error instanceof ApiError ? error.issues : []);
-  } finally {
-    if (ticket === audit.loads) table.setAttribute('aria-busy', 'false');
-  }
+function loadAudit(cursor) {
+  return loadPage('audit', audit, '/v1/ops/audit', cursor, (page) => renderAudit(page.items || []));
 }
 
 /** The request as the action parsed it, on one line: `source=dhl reason="..."`. */

@@ -1,4 +1,4 @@
-/* global document, setTimeout, window */
+/* global document, window */
 // Puts values on the page. Every value from the API reaches the page through a text node or an
 // attribute, never as markup: nothing here parses HTML.
 
@@ -93,30 +93,4 @@ export function markInvalid(form, issues) {
     if (named.has(input.name)) input.setAttribute('aria-invalid', 'true');
     else input.removeAttribute('aria-invalid');
   }
-}
-
-/**
- * Wires a paged search: the form `<prefix>-filter` searches from the first page (its reset clears
- * the filter and searches again), and `<prefix>-next`, `-prev` and `-first` move between pages.
- * `state` keeps the filter, the page's cursor, the next one and the cursors of the pages before.
- */
-export function wirePaging(prefix, state, readFilter, load) {
-  const form = $(`${prefix}-filter`);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    state.filter = readFilter();
-    state.cursors = [];
-    void load(undefined);
-  });
-  form.addEventListener('reset', () => setTimeout(() => form.requestSubmit(), 0));
-  $(`${prefix}-next`).addEventListener('click', () => {
-    if (!state.nextCursor) return;
-    state.cursors.push(state.cursor);
-    void load(state.nextCursor);
-  });
-  $(`${prefix}-prev`).addEventListener('click', () => void load(state.cursors.pop()));
-  $(`${prefix}-first`).addEventListener('click', () => {
-    state.cursors = [];
-    void load(undefined);
-  });
 }

@@ -1,8 +1,8 @@
 // The Events page: any event the worker has taken up, by shipment, order, source, type, status
 // and a received-at window, newest first, a page at a time; a row opens the event; the search's
 // events can be re-routed.
-import { api, ApiError, query, report } from './api.js';
-import { $, badge, counts, el, formatTime, isoOfLocal, markInvalid, plural, replaceChildren, wirePaging } from './dom.js';
+import { $, badge, counts, el, formatTime, isoOfLocal, plural, replaceChildren } from './dom.js';
+import { loadPage, wirePaging } from './paging.js';
 import { openEvent } from './event.js';
 import { reroutePanel } from './reroute.js';
 
@@ -28,27 +28,12 @@ export function showEvents() {
   void loadEvents(search.cursor);
 }
 
-async function loadEvents(cursor) {
-  const table = $('events-table');
-  const ticket = (search.loads += 1);
-  table.setAttribute('aria-busy', 'true');
-  try {
-    const page = await api(`/v1/ops/events${query({ ...search.filter, cursor })}`);
-    if (ticket !== search.loads) return;
-    markInvalid($('events-filter'), []);
-    $('events-error').replaceChildren();
-    search.cursor = cursor;
-    search.nextCursor = page.nextCursor;
+function loadEvents(cursor) {
+  return loadPage('events', search, '/v1/ops/events', cursor, (page) => {
     search.total = Object.values(page.countsByStatus || {}).reduce((sum, n) => sum + n, 0);
     counts($('events-counts'), page.countsByStatus || {}, ['QUEUED', 'ROUTING_PENDING', 'FAILED', 'ROUTED', 'DEAD_LETTERED']);
     renderEvents(page.items || []);
-  } catch (error) {
-    if (ticket !== search.loads) return;
-    report($('events-error'), error);
-    markInvalid($('events-filter'), error instanceof ApiError ? error.issues : []);
-  } finally {
-    if (ticket === search.loads) table.setAttribute('aria-busy', 'false');
-  }
+  });
 }
 
 function renderEvents(items) {
