@@ -54,12 +54,16 @@ function deferRequests() {
     turn++;
     // One per turn while connections are being accepted (libuv accepts one per turn), more once they are in.
     const count = turn - acceptedAt <= 2 ? 1 : BATCH;
-    for (let taken = 0; taken < count; taken++) {
-      const next = fresh.shift() ?? queue.shift();
-      if (!next) break;
-      emit.call(next[0], 'request', next[1], next[2]);
+    try {
+      for (let taken = 0; taken < count; taken++) {
+        const next = fresh.shift() ?? queue.shift();
+        if (!next) break;
+        emit.call(next[0], 'request', next[1], next[2]);
+      }
+    } finally {
+      // A listener that throws fails as it would have without this plugin; the rest still get their turn.
+      if (fresh.length > 0 || queue.length > 0) schedule();
     }
-    if (fresh.length > 0 || queue.length > 0) schedule();
   }
 
   http.Server.prototype.emit = function (name, ...args) {
