@@ -3,11 +3,15 @@
  * process of `npm run offline` with NODE_OPTIONS=--require (the benchmark compiles this file
  * with esbuild first), active only in the `serverless offline start` process itself.
  *
+ * With TAIL_CPU_PROFILE set (`--cpu-profile`), also a sampled CPU profile of the main thread,
+ * written to that file on SIGUSR2.
+ *
  * One JSON line per record, appended to TAIL_PROBE_FILE every 100 ms:
  *  - `loop`: the event loop's delay over the last 100 ms (perf_hooks monitorEventLoopDelay);
  *  - `gc`: each garbage collection pause (PerformanceObserver 'gc');
  *  - `load`: each module loaded through require() (not a cache hit), top level only, with its time;
- *  - `req`: each HTTP request, by its x-correlation-id: when the server saw it, when the handler
+ *  - `req`: each HTTP request, by its x-correlation-id: when the server parsed it, when the
+ *    emulator took it up (later where scripts/offline-fair-accept.js deferred it), when the handler
  *    was entered, when its synchronous part returned, when its promise settled, when the reply
  *    was written, and how many handler calls were in flight at its entry.
  *
@@ -15,9 +19,11 @@
  * idle (serverless-offline's LambdaFunctionPool), so the peak of handler calls in flight is the
  * number of instances it has created.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import http from 'node:http';
 import Module from 'node:module';
+import { getHeapStatistics } from 'node:v8';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 const file = process.env.TAIL_PROBE_FILE;
@@ -41,10 +47,36 @@ if (file && process.argv[2] === 'offline') {
     lines = [];
   };
 
+  const cpuProfile = process.env.TAIL_CPU_PROFILE;
+  if (cpuProfile) {
+    // A sampled CPU profile of the emulator's main thread, written when the benchmark sends SIGUSR2.
+    const session = new Session();
+    session.connect();
+    session.post('Profiler.enable');
+    session.post('Profiler.setSamplingInterval', { interval: 500 });
+    session.post('Profiler.start');
+    // The profile's clock is the monotonic one (microseconds): this pairs it with the epoch.
+    record({ t: 'cpuprofile', at: now(), monotonicUs: Number(process.hrtime.bigint() / 1000n) });
+    process.on('SIGUSR2', () => {
+      session.post('Profiler.stop', (error, result) => {
+        if (!error) writeFileSync(cpuProfile, JSON.stringify(result.profile));
+      });
+    });
+  }
+
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   setInterval(() => {
-    record({ t: 'loop', at: now(), maxMs: delay.max / 1e6, meanMs: delay.mean / 1e6, p99Ms: delay.percentile(99) / 1e6 });
+    const heap = getHeapStatistics();
+    record({
+      t: 'loop',
+      at: now(),
+      maxMs: delay.max / 1e6,
+      meanMs: delay.mean / 1e6,
+      p99Ms: delay.percentile(99) / 1e6,
+      heapUsedMb: heap.used_heap_size / 2 ** 20,
+      heapTotalMb: heap.total_heap_size / 2 ** 20,
+    });
     delay.reset();
     flush();
   }, 100).unref();
@@ -111,7 +143,10 @@ if (file && process.argv[2] === 'offline') {
   // Called below with the server as `this`, as EventEmitter's emit expects.
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const emit = http.Server.prototype.emit;
-  http.Server.prototype.emit = function (this: http.Server, name: string, ...args: unknown[]) {
+  type Emit = typeof emit;
+  /** When the server's parser produced each request, before anything deferred its `request` event. */
+  const parsedAt = new WeakMap<object, number>();
+  const probeEmit = function (this: http.Server, name: string, ...args: unknown[]) {
     if (name === 'connection') {
       const [socket] = args as [import('node:net').Socket];
       record({ t: 'conn', at: now(), port: socket.remotePort });
@@ -119,16 +154,34 @@ if (file && process.argv[2] === 'offline') {
     if (name === 'request') {
       const [request, response] = args as [http.IncomingMessage, http.ServerResponse];
       const arrived = now();
+      const parsed = parsedAt.get(request) ?? arrived;
       const id = request.headers['x-correlation-id'];
       if (typeof id === 'string') {
         const port = request.socket.remotePort;
         response.once('finish', () => {
           const call = calls.get(id);
           calls.delete(id);
-          record({ t: 'req', id, arrived, port, ...call, finished: now(), status: response.statusCode });
+          record({ t: 'req', id, parsed, arrived, port, ...call, finished: now(), status: response.statusCode });
         });
       }
     }
-    return emit.apply(this, [name, ...args] as Parameters<typeof emit>);
-  } as typeof emit;
+    return emit.apply(this, [name, ...args] as Parameters<Emit>);
+  } as Emit;
+  // A plugin that wraps emit later (scripts/offline-fair-accept.js defers `request` events) gets
+  // this probe's emit as the one it calls on, and its own wrapper is wrapped once more here to see
+  // each request when it was parsed: `arrived` is when the emulator took a request up, `parsed`
+  // when the server had it.
+  const firstSight = (inner: Emit): Emit =>
+    function (this: http.Server, name: string, ...args: unknown[]) {
+      if (name === 'request' && !parsedAt.has(args[0] as object)) parsedAt.set(args[0] as object, now());
+      return inner.apply(this, [name, ...args] as Parameters<Emit>);
+    } as Emit;
+  let current: Emit = probeEmit;
+  Object.defineProperty(http.Server.prototype, 'emit', {
+    configurable: true,
+    get: () => current,
+    set: (next: Emit) => {
+      current = next === probeEmit ? probeEmit : firstSight(next);
+    },
+  });
 }

@@ -39,6 +39,8 @@ interface ConnectionRecord {
 }
 interface RequestRecord {
   t: 'req';
+  /** When the server's parser had the request; `arrived` is when the emulator took it up. */
+  parsed?: number;
   arrived: number;
   port?: number;
   enter?: number;
@@ -63,7 +65,8 @@ export function readProbe(file: string): Probe {
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line) continue;
     const record = JSON.parse(line) as ProbeRecord;
-    (probe[record.t] as ProbeRecord[]).push(record);
+    // Other records (the CPU profile's clock) are read where they are used.
+    (probe[record.t] as ProbeRecord[] | undefined)?.push(record);
   }
   return probe;
 }

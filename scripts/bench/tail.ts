@@ -1,7 +1,7 @@
 /**
  * `npm run bench:tail`: the door's latency tail while the worker drains, from a fresh start.
  *
- *   npm run bench:tail -- [--bursts 10] [--interval 20] [--profile] [--report FILE]
+ *   npm run bench:tail -- [--bursts 10] [--interval 20] [--profile [--cpu-profile]] [--report FILE]
  *
  * Starts the stack as a user does, in new data directories: redis-server with AOF (as
  * scripts/local-services.ts runs it), FerretDB, then `npm run offline` and `npm run worker` at
@@ -17,12 +17,14 @@
  * --profile preloads scripts/bench/tail-probe.ts into the emulator and adds, per burst and per
  * 100 ms for the first and the best burst: the event loop's delay, GC pauses, each request's
  * time before the handler and inside it, the handler instances and the modules loaded.
+ * --cpu-profile adds a sampled CPU profile of the emulator's main thread over the whole run, kept
+ * in tmp/bench-tail/emulator.cpuprofile beside the probe's records and the bursts' times.
  * Figures, not assertions: the machine is shared, so the load average is printed beside them.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,6 +62,9 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '100' },
     duplicates: { type: 'string', default: '0.1' },
     profile: { type: 'boolean', default: false },
+    'cpu-profile': { type: 'boolean', default: false },
+    /** Node options for the emulator's process only (an experiment: V8 flags, heap sizes). */
+    'emulator-node-options': { type: 'string', default: '' },
     report: { type: 'string' },
   },
 });
@@ -277,9 +282,16 @@ async function main(): Promise<void> {
   const queue = new Queue(EVENTS_QUEUE, { connection: monitor, prefix: 'gateway' });
   try {
     const env = { REDIS_URL: redis.url, MONGO_URL: mongo.url, METRICS_PORT: String(await freePort()) };
+    const nodeOptions = args['emulator-node-options'];
     const probeEnv: Record<string, string> = args.profile
-      ? { NODE_OPTIONS: `--require ${buildProbe(dir)}`, TAIL_PROBE_FILE: probeFile }
-      : {};
+      ? {
+          NODE_OPTIONS: `--require ${buildProbe(dir)} ${nodeOptions}`.trim(),
+          TAIL_PROBE_FILE: probeFile,
+          ...(args['cpu-profile'] ? { TAIL_CPU_PROFILE: join(dir, 'emulator.cpuprofile') } : {}),
+        }
+      : nodeOptions
+        ? { NODE_OPTIONS: nodeOptions }
+        : {};
     const startedAt = Date.now();
     [emulator, worker] = await Promise.all([
       startEmulator({ ...env, ...probeEnv }, ['--config', CONFIG]),
@@ -372,9 +384,9 @@ async function main(): Promise<void> {
       say(`Processes counted as the emulator: ${pids.emulator.map((pid) => `${pid} \`${commandOf(pid).slice(0, 60)}\``).join(', ')}.`);
       say();
       say(
-        "| burst | CPU ms of the emulator's Node process by thread | replies the load generator waited > 150 ms for, and the server-side share | connections accepted, ms after the burst's start: first / median / last |",
+        "| burst | CPU ms of the emulator's Node process by thread | replies the load generator waited > 150 ms for, and the server-side share | parsed to taken up, ms: p50 / p99 / max | connections accepted, ms after the burst's start: first / median / last |",
       );
-      say('| --- | --- | --- | --- |');
+      say('| --- | --- | --- | --- | --- |');
       for (const b of [...bursts, noopCold, noop]) {
         const threads = Object.entries(b.threadsMs)
           .filter(([, ms]) => ms > 0)
@@ -384,19 +396,40 @@ async function main(): Promise<void> {
         const slow = b.replies.filter((r) => r.ms > TARGET_MS);
         const server = window(probe, b.startedAt, b.endedAt + 1).req;
         const serverSlow = server.filter((r) => r.finished - r.arrived > TARGET_MS).length;
+        const parsedSlow = server.filter((r) => r.finished - (r.parsed ?? r.arrived) > TARGET_MS).length;
+        const waits = server.map((r) => r.arrived - (r.parsed ?? r.arrived)).sort((x, y) => x - y);
         const accepted = window(probe, b.startedAt - 20, b.endedAt + 1).conn.map((c) => c.at - b.startedAt);
         const acceptSpread =
           accepted.length === 0
             ? '-'
             : `${accepted.length}: ${Math.round(accepted[0]!)} / ${Math.round(quantile(accepted, 0.5))} / ${Math.round(accepted.at(-1)!)}`;
         say(
-          `| ${b.label} | ${threads} | ${slow.length} slow at the client; ${serverSlow} of them > ${TARGET_MS} ms from arrival at the server to the reply | ${acceptSpread} |`,
+          `| ${b.label} | ${threads} | ${slow.length} slow at the client; ${parsedSlow} > ${TARGET_MS} ms from parsed by the server to the reply, ${serverSlow} from taken up to the reply | ${Math.round(quantile(waits, 0.5))} / ${Math.round(quantile(waits, 0.99))} / ${Math.round(waits.at(-1) ?? 0)} | ${acceptSpread} |`,
         );
       }
       const keep = 'tmp/bench-tail';
       mkdirSync(keep, { recursive: true });
       copyFileSync(probeFile, join(keep, 'probe.jsonl'));
-      writeFileSync(join(keep, 'bursts.json'), JSON.stringify({ readyAt, bursts: [...bursts, noopCold, noop], samples }));
+      if (args['cpu-profile']) {
+        process.kill(pids.emulatorNode, 'SIGUSR2');
+        const profile = join(dir, 'emulator.cpuprofile');
+        for (let i = 0; i < 100 && !existsSync(profile); i++) await sleep(100);
+        await sleep(500);
+        copyFileSync(profile, join(keep, 'emulator.cpuprofile'));
+      }
+      // The CPU profile's clock against the epoch, for cutting the profile by burst.
+      const cpuProfileClock = readFileSync(probeFile, 'utf8')
+        .split('\n')
+        .find((line) => line.includes('"t":"cpuprofile"'));
+      writeFileSync(
+        join(keep, 'bursts.json'),
+        JSON.stringify({
+          readyAt,
+          bursts: [...bursts, noopCold, noop],
+          samples,
+          cpuProfileClock: cpuProfileClock && (JSON.parse(cpuProfileClock) as unknown),
+        }),
+      );
       console.error(`raw records kept in ${keep}/`);
       const best = bursts.slice(1).reduce((a, b) => (b.p99 < a.p99 ? b : a), bursts[1] ?? bursts[0]!);
       for (const b of [bursts[0]!, best]) {
