@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -21,7 +22,7 @@ describe('the offline-fair-accept plugin', () => {
     restore = undefined;
   });
 
-  it('while connections are being accepted, takes up one request per turn: first requests of new connections first, then the rest in arrival order', async () => {
+  it('takes up nothing in a turn right after a connection was accepted, then first requests of new connections first, then the rest in arrival order', async () => {
     restore = FairAccept.deferRequests();
     const server = http.createServer();
     const taken: string[] = [];
@@ -44,17 +45,46 @@ describe('the offline-fair-accept plugin', () => {
     server.emit('request', requestOn(fresh1, 'fresh1-2'), {});
     expect(taken).toEqual([]);
     const perTurn: number[] = [];
-    for (let turn = 0; turn < 4; turn++) {
+    for (let turn = 0; turn < 3; turn++) {
       const before = taken.length;
       await nextTurn();
       perTurn.push(taken.length - before);
     }
-    // One per turn for the two turns after the last accepted connection, then the rest together.
-    expect(perTurn).toEqual([1, 1, 3, 0]);
+    // A turn with nothing taken up (libuv may have more connections to accept), then all of them.
+    expect(perTurn).toEqual([0, 5, 0]);
     expect(taken).toEqual(['fresh1-1', 'fresh2-1', 'old-2', 'old-3', 'fresh1-2']);
   });
 
-  it('with no connection accepted for two turns, takes up to 16 requests in a turn', async () => {
+  it('with a connection accepted in every turn, holds requests for 30 ms at most, then takes up one per turn until they stop', async () => {
+    restore = FairAccept.deferRequests();
+    const server = http.createServer();
+    const taken: Array<{ name: string; at: number }> = [];
+    server.on('request', (request: { name: string }) => taken.push({ name: request.name, at: performance.now() }));
+    const socket = new EventEmitter();
+    const started = performance.now();
+    for (let i = 0; i < 40; i++) server.emit('request', requestOn(socket, `r${i}`), {});
+    const perTurn: number[] = [];
+    while (performance.now() - started < 60) {
+      server.emit('connection', new EventEmitter());
+      const before = taken.length;
+      await nextTurn();
+      perTurn.push(taken.length - before);
+    }
+    const firstTaken = taken[0]!.at - started;
+    expect(firstTaken).toBeGreaterThanOrEqual(30);
+    expect(firstTaken).toBeLessThan(60);
+    // After the hold, never more than one per turn while connections keep coming.
+    expect(Math.max(...perTurn)).toBe(1);
+    expect(perTurn.indexOf(1)).toBeGreaterThan(0);
+    // They stop: the rest go 16 per turn, in arrival order.
+    const before = taken.length;
+    await nextTurn();
+    await nextTurn();
+    expect(taken.length - before).toBe(Math.min(40 - before, 16) + Math.min(Math.max(0, 40 - before - 16), 16));
+    expect(taken.map((t) => t.name)).toEqual(Array.from({ length: taken.length }, (_, i) => `r${i}`));
+  });
+
+  it('with no connection accepted in the turn before, takes up to 16 requests in a turn', async () => {
     restore = FairAccept.deferRequests();
     const server = http.createServer();
     const taken: string[] = [];
