@@ -235,6 +235,11 @@ const workerSchema = z
     METRICS_PORT: int(9464),
     /** How often the worker publishes backlog metrics to CloudWatch (EMF on stdout); 0 turns them off. */
     WORKER_CLOUD_METRICS_MS: int(60_000),
+    /**
+     * The worker's nice value (0-19): a CPU priority below the door's where both share a machine,
+     * so a burst at the door is served first and the worker catches up after it. 0 leaves it as is.
+     */
+    WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   })
   .refine((env) => env.ROUTING_AUTH_HEADER === undefined || (env.ROUTING_URL !== '' && env.ROUTING_URL !== SIMULATOR), {
     path: ['ROUTING_AUTH_HEADER'],
@@ -260,6 +265,7 @@ const workerSchema = z
     metricsPort: env.METRICS_PORT,
     /** Interval of the backlog metrics ECS scales and alarms on; 0 when they are off. */
     cloudMetricsIntervalMs: env.WORKER_CLOUD_METRICS_MS,
+    nice: env.WORKER_NICE,
   }));
 
 const opsSchema = z

@@ -12,6 +12,7 @@ import { BreakerState, CircuitBreaker } from '../routing/circuit-breaker';
 import { readBacklog, startBacklogMetrics } from './backlog-metrics';
 import { pauseCheck, startEventWorker, type EventWorker } from './event-worker';
 import { assessWorkerHealth, WorkerPhase } from './health';
+import { lowerPriority } from './priority';
 import { serveMetrics, WorkerMetrics } from './metrics';
 
 const BREAKER_LEVELS = { [BreakerState.CLOSED]: 0, [BreakerState.HALF_OPEN]: 1, [BreakerState.OPEN]: 2 } as const;
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
 async function startWorker(logger: Logger): Promise<RunningWorker> {
   const connection = connectionConfig();
   const config = workerConfig();
+  lowerPriority(config.nice);
   useConnectionConfig(connection);
   const redis = await sharedRedis('worker');
   const db = await sharedDb();
@@ -97,6 +99,7 @@ function logStarted({ config, logger, workerId }: RunningWorker): void {
     routingFailureRate: config.routing.failureRate,
     metricsPort: config.metricsPort,
     cloudMetricsIntervalMs: config.cloudMetricsIntervalMs,
+    nice: config.nice,
   });
 }
 
