@@ -5,7 +5,8 @@ import { httpHandler } from '../lib/http/http-handler';
 import { jsonReply } from '../lib/http/reply';
 import { verifySignedBody, withoutPrototypeKeys, type SignedRequestContext } from '../lib/http/verify-signed-body';
 import { sharedEventQueue } from '../lib/infrastructure';
-import { acceptEvent } from '../lib/ingest/accept-event';
+import { ValidationError } from '../lib/errors';
+import { acceptEvent, dryRunEvent } from '../lib/ingest/accept-event';
 import { BacklogGuard } from '../lib/ingest/backlog-guard';
 import { createLogger } from '../lib/logger';
 import type { BullEventQueue } from '../lib/queue/event-queue';
@@ -40,24 +41,35 @@ async function dependencies() {
 // the first request; a failure here is retried by the first request.
 dependencies().catch(() => undefined);
 
+/** `?dryRun=true`: checked as a real request is, nothing queued. Any other value than true or false is a 400. */
+function isDryRun(query: Record<string, string | undefined> | undefined): boolean {
+  const value = query?.dryRun;
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ValidationError([{ path: 'dryRun', message: 'must be true or false' }], { message: 'the query is not valid' });
+}
+
 /**
  * POST /v1/events and POST /v1/sources/{source}/events: a signed event in, 202 once it is
- * durably queued. No Mongo, no waiting on processing.
+ * durably queued. No Mongo, no waiting on processing. With `?dryRun=true`, 200 and nothing queued.
  */
 export const handler = httpHandler(
   logger,
   async (event, context) => {
     const verified = (context as SignedRequestContext).verifiedRequest;
-    const receipt = await acceptEvent(
-      {
-        body: event.body,
-        correlationId: correlationIdOf(event),
-        receivedAt: new Date(),
-        routeSource: verified?.routeSource,
-        defaultIdempotencyKey: verified?.webhookId,
-      },
-      { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs },
-    );
+    const request = {
+      body: event.body,
+      correlationId: correlationIdOf(event),
+      receivedAt: new Date(),
+      routeSource: verified?.routeSource,
+      defaultIdempotencyKey: verified?.webhookId,
+    };
+    if (isDryRun(event.queryStringParameters)) {
+      const result = await dryRunEvent(request, { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs });
+      logger.debug('dry run checked', { eventId: result.eventId, duplicate: result.duplicate, scheme: verified?.scheme });
+      return jsonReply(200, result);
+    }
+    const receipt = await acceptEvent(request, { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs });
     logger.info(receipt.duplicate ? 'duplicate absorbed' : 'event accepted', {
       eventId: receipt.eventId,
       idempotencyKey: receipt.idempotencyKey,

@@ -1,6 +1,7 @@
 import { BacklogFullError, QueueUnavailableError, ValidationError } from '../errors';
 import { parseShipmentEvent } from '../events/schema';
 import type { EventQueue } from '../queue/event-queue';
+import { raceTimeout } from '../race-timeout';
 import type { BacklogGuard } from './backlog-guard';
 
 /** The 202 body: the event is durably queued, not yet processed. */
@@ -40,13 +41,7 @@ export interface AcceptDependencies {
  * const receipt = await acceptEvent({ body, correlationId, receivedAt: new Date() }, { queue, enqueueTimeoutMs: 1500 });
  */
 export async function acceptEvent(request: AcceptRequest, deps: AcceptDependencies): Promise<Receipt> {
-  const parsed = parseShipmentEvent(withRequestFacts(request));
-  if (!parsed.ok) throw new ValidationError(parsed.issues);
-  const { event } = parsed;
-  if (request.routeSource !== undefined && event.source !== request.routeSource) {
-    // The secret that verified the request belongs to the route's source: the body may not claim another.
-    throw new ValidationError([{ path: 'source', message: `must be "${request.routeSource}", the source of this route` }]);
-  }
+  const event = validEvent(request);
   const receivedAt = request.receivedAt.toISOString();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -74,6 +69,58 @@ export async function acceptEvent(request: AcceptRequest, deps: AcceptDependenci
     receivedAt,
     duplicate,
   };
+}
+
+/** The 200 body of a dry run: the event is valid and would be accepted; nothing was queued. */
+export interface DryRunResult {
+  dryRun: true;
+  valid: true;
+  eventId: string;
+  idempotencyKey: string;
+  correlationId: string;
+  /** True when a job for this idempotency key is held now: sent for real, it would be absorbed as a re-send. */
+  duplicate: boolean;
+}
+
+/**
+ * A dry run of {@link acceptEvent} (`?dryRun=true`): the same checks, and the same answer to
+ * whether the key is already held, with nothing queued, counted against the backlog or recorded.
+ * For a producer testing its signing and its events against the gateway.
+ *
+ * @example
+ * const result = await dryRunEvent({ body, correlationId, receivedAt: new Date() }, { queue, enqueueTimeoutMs: 1500 });
+ */
+export async function dryRunEvent(
+  request: AcceptRequest,
+  deps: { queue: Pick<EventQueue, 'isHeld'>; enqueueTimeoutMs: number },
+): Promise<DryRunResult> {
+  const event = validEvent(request);
+  let duplicate: boolean;
+  try {
+    duplicate = await raceTimeout(deps.queue.isHeld(event.idempotencyKey), deps.enqueueTimeoutMs);
+  } catch (error) {
+    throw new QueueUnavailableError(5, { cause: error });
+  }
+  return {
+    dryRun: true,
+    valid: true,
+    eventId: event.eventId,
+    idempotencyKey: event.idempotencyKey,
+    correlationId: request.correlationId,
+    duplicate,
+  };
+}
+
+/** The request's event, validated, or a ValidationError saying what is wrong with it. */
+function validEvent(request: AcceptRequest) {
+  const parsed = parseShipmentEvent(withRequestFacts(request));
+  if (!parsed.ok) throw new ValidationError(parsed.issues);
+  const { event } = parsed;
+  if (request.routeSource !== undefined && event.source !== request.routeSource) {
+    // The secret that verified the request belongs to the route's source: the body may not claim another.
+    throw new ValidationError([{ path: 'source', message: `must be "${request.routeSource}", the source of this route` }]);
+  }
+  return event;
 }
 
 /** Fills what the verified request says and the body left out: the route's source, the default key. */

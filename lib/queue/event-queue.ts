@@ -21,6 +21,8 @@ export interface EventQueue {
   findQueuedJobId(eventId: string): Promise<string | null>;
   /** Events waiting for a worker (including delayed retries): what backpressure watches. */
   backlog(): Promise<number>;
+  /** Whether a job for this idempotency key is held: an event with it now would be a duplicate. */
+  isHeld(idempotencyKey: string): Promise<boolean>;
 }
 
 export interface BullEventQueueOptions {
@@ -75,6 +77,11 @@ export class BullEventQueue implements EventQueue {
       this.#redis.set(this.#seenPrefix + jobId, '1', 'EX', KEEP_COMPLETED.age, 'NX'),
     ]);
     return { jobId, duplicate: firstSeen === null };
+  }
+
+  async isHeld(idempotencyKey: string): Promise<boolean> {
+    // The marker enqueue sets: its existence is what makes the next enqueue a duplicate.
+    return (await this.#redis.exists(this.#seenPrefix + jobIdFor(idempotencyKey))) === 1;
   }
 
   async backlog(): Promise<number> {

@@ -69,6 +69,41 @@ describe('the ingest endpoint', () => {
     expect(jobs.map((job) => job.data.event.eventId)).toContain(event.eventId);
   });
 
+  it('checks a dry run (?dryRun=true) as a real send and answers 200, queueing nothing', async () => {
+    const event = sampleEvent();
+    const body = JSON.stringify(event);
+    const dryRun = (query: string, headers = signedHeaders(TEST_SECRET, body)) =>
+      fetch(`${baseUrl}/v1/events?${query}`, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) });
+    const before = await queuedTotal();
+    const checked = await dryRun('dryRun=true');
+    expect(checked.status).toBe(200);
+    expect(await checked.json()).toMatchObject({ dryRun: true, valid: true, eventId: event.eventId, duplicate: false });
+    expect(await queuedTotal()).toBe(before);
+
+    // Sent for real, then checked again: the dry run says a re-send would be absorbed.
+    expect((await post(body, signedHeaders(TEST_SECRET, body))).status).toBe(202);
+    expect(await (await dryRun('dryRun=true')).json()).toMatchObject({ duplicate: true });
+    expect(await queuedTotal()).toBe(before + 1);
+
+    // Refused as a real send is: unsigned, invalid; and a dryRun that is neither true nor false.
+    expect((await dryRun('dryRun=true', { 'content-type': 'application/json' })).status).toBe(401);
+    const invalid = JSON.stringify({ ...event, occurredAt: 'not-a-date' });
+    const invalidReply = await fetch(`${baseUrl}/v1/events?dryRun=true`, {
+      method: 'POST',
+      headers: signedHeaders(TEST_SECRET, invalid),
+      body: invalid,
+    });
+    expect(invalidReply.status).toBe(400);
+    const maybe = await dryRun('dryRun=yes');
+    expect(maybe.status).toBe(400);
+    expect(await maybe.json()).toMatchObject({ error: { details: [{ path: 'dryRun' }] } });
+    // dryRun=false is a real send: this one a re-send, absorbed.
+    const real = await dryRun('dryRun=false');
+    expect(real.status).toBe(202);
+    expect(await real.json()).toMatchObject({ accepted: true, duplicate: true });
+    expect(await queuedTotal()).toBe(before + 1);
+  });
+
   it('accepts an event signed with the previous secret during a rotation', async () => {
     const { response } = await postEvent(baseUrl, sampleEvent(), 'previous-secret');
     expect(response.status).toBe(202);

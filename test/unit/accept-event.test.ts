@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BacklogFullError, QueueUnavailableError, ValidationError } from '../../lib/errors';
 import type { QueuedEvent } from '../../lib/events/schema';
-import { acceptEvent } from '../../lib/ingest/accept-event';
+import { acceptEvent, dryRunEvent } from '../../lib/ingest/accept-event';
 import { sampleEvent } from '../../scripts/sample-event';
 
 function fakeQueue(behaviour: 'ok' | 'duplicate' | 'hang' | 'fail' = 'ok') {
@@ -17,6 +17,11 @@ function fakeQueue(behaviour: 'ok' | 'duplicate' | 'hang' | 'fail' = 'ok') {
       },
       findQueuedJobId: async () => null,
       backlog: async () => 0,
+      isHeld: async () => {
+        if (behaviour === 'hang') return new Promise<never>(() => undefined);
+        if (behaviour === 'fail') throw new Error('ECONNREFUSED');
+        return behaviour === 'duplicate';
+      },
     },
   };
 }
@@ -82,5 +87,42 @@ describe('accepting an event', () => {
   it('reports a duplicate as a receipt that says so', async () => {
     const { queue } = fakeQueue('duplicate');
     expect((await acceptEvent(request(sampleEvent()), { queue, backlog: open, enqueueTimeoutMs: 100 })).duplicate).toBe(true);
+  });
+});
+
+describe('a dry run of an event (?dryRun=true)', () => {
+  it('answers what a real send would, and queues nothing', async () => {
+    const { queue, added } = fakeQueue();
+    const event = sampleEvent();
+    const result = await dryRunEvent(request(event), { queue, enqueueTimeoutMs: 100 });
+    expect(result).toEqual({
+      dryRun: true,
+      valid: true,
+      eventId: event.eventId,
+      idempotencyKey: `dhl:${event.eventId}`,
+      correlationId: 'c-1',
+      duplicate: false,
+    });
+    expect(added).toHaveLength(0);
+  });
+
+  it('says when the key is already held, so a real send would be absorbed', async () => {
+    const { queue } = fakeQueue('duplicate');
+    expect((await dryRunEvent(request(sampleEvent()), { queue, enqueueTimeoutMs: 100 })).duplicate).toBe(true);
+  });
+
+  it("refuses an invalid event, or one claiming another source than its route's, as a real send is", async () => {
+    const { queue } = fakeQueue();
+    await expect(dryRunEvent(request({ eventId: 1 }), { queue, enqueueTimeoutMs: 100 })).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      dryRunEvent(request(sampleEvent({ source: 'fedex' }), { routeSource: 'dhl' }), { queue, enqueueTimeoutMs: 100 }),
+    ).rejects.toMatchObject({ issues: [{ path: 'source' }] });
+  });
+
+  it('answers 503-worthy errors when Redis hangs or fails', async () => {
+    for (const behaviour of ['hang', 'fail'] as const) {
+      const { queue } = fakeQueue(behaviour);
+      await expect(dryRunEvent(request(sampleEvent()), { queue, enqueueTimeoutMs: 50 })).rejects.toBeInstanceOf(QueueUnavailableError);
+    }
   });
 });
