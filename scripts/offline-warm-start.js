@@ -12,7 +12,9 @@
  * It also has the emulator's loader remember each handler it found (see `rememberHandlers`).
  * Plain JavaScript: the framework loads plugins with `require`.
  */
+const { createHmac, randomUUID } = require('node:crypto');
 const { existsSync } = require('node:fs');
+const http = require('node:http');
 const { dirname, join, resolve } = require('node:path');
 const { performance } = require('node:perf_hooks');
 
@@ -72,18 +74,157 @@ function rememberHandlers(require) {
   return true;
 }
 
+/** How many dry runs are in flight at once while warming: as in a burst, several calls overlap. */
+const WARM_UP_CONNECTIONS = 16;
+
+/** A signed dry run of the gateway's ingest (`?dryRun=true`): its body and headers. */
+function dryRunRequest(secret, i, token) {
+  const body = JSON.stringify({
+    eventId: `warm-up-${i}`,
+    eventType: 'shipment.status_changed',
+    occurredAt: new Date().toISOString(),
+    source: 'warm-up',
+    payload: { shipmentId: `WARM-UP-${i % 100}`, orderId: `WARM-UP-${i % 50}`, status: 'IN_TRANSIT', seq: i },
+  });
+  // The gateway's signature scheme (docs/producers.md): HMAC-SHA256 of `<timestamp>.<body>`.
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-signature-timestamp': timestamp,
+      'x-signature': `sha256=${signature}`,
+      'x-correlation-id': `warm-up-${i}`,
+      [WARM_UP_HEADER]: token,
+    },
+  };
+}
+
+/** Marks the warm-up's own requests, which pass the gate below; its value is a secret of this process. */
+const WARM_UP_HEADER = 'x-offline-warm-up';
+
+/**
+ * Holds every request that reaches this process's HTTP servers, except the warm-up's own, until
+ * `open` is called; then they are taken up in the order they came. Nothing is refused or lost: a
+ * request that arrives during the warm-up waits for it (about a second). Returns `open`.
+ */
+function holdRequestsUntilWarm(token) {
+  const emit = http.Server.prototype.emit;
+  const held = [];
+  let open = false;
+  // Stays in place once open, as a pass-through: a plugin installed after it (offline-fair-accept) calls it.
+  http.Server.prototype.emit = function (name, ...args) {
+    if (!open && name === 'request' && args[0].headers[WARM_UP_HEADER] !== token) {
+      held.push([this, args]);
+      return true;
+    }
+    return emit.call(this, name, ...args);
+  };
+  return () => {
+    open = true;
+    for (const [server, args] of held.splice(0)) emit.call(server, 'request', ...args);
+  };
+}
+
+/**
+ * Sends `count` signed dry runs to `url`, `WARM_UP_CONNECTIONS` at a time on kept-alive
+ * connections, and stops at the first reply that is not 200 (Redis not up yet, a secret not set).
+ * Resolves to how many were answered 200, and the first other reply, if any.
+ */
+async function warmUp(url, { secret, count, token }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: WARM_UP_CONNECTIONS });
+  const post = (i) =>
+    new Promise((done, fail) => {
+      const { body, headers } = dryRunRequest(secret, i, token);
+      const request = http.request(url, { method: 'POST', agent, headers }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => done({ statusCode: response.statusCode, body: text }));
+      });
+      request.on('error', fail);
+      request.end(body);
+    });
+  let answered = 0;
+  try {
+    for (let i = 0; i < count; i += WARM_UP_CONNECTIONS) {
+      const replies = await Promise.all(Array.from({ length: Math.min(WARM_UP_CONNECTIONS, count - i) }, (_, j) => post(i + j)));
+      const refused = replies.find((reply) => reply.statusCode !== 200);
+      if (refused) return { answered, refused };
+      answered += replies.length;
+    }
+    return { answered };
+  } finally {
+    agent.destroy();
+  }
+}
+
 class OfflineWarmStart {
-  constructor(serverless, _options, { log }) {
+  constructor(serverless, options, { log }) {
     this.serverless = serverless;
+    this.options = options;
     this.log = log;
+    this.token = randomUUID();
     this.hooks = {
       'before:offline:start:init': () => {
-        if (serverless.service.custom?.['serverless-offline']?.useInProcess && !rememberHandlers(require)) {
+        if (!serverless.service.custom?.['serverless-offline']?.useInProcess) return;
+        if (!rememberHandlers(require)) {
           log.verbose('offline-warm-start: serverless-offline keeps its loader elsewhere; handlers are looked up on every call');
         }
+        // Before the emulator creates its servers: their requests wait until the warm-up is done.
+        if (Object.keys(this.dryRuns()).length > 0) this.open = holdRequestsUntilWarm(this.token);
       },
-      'before:offline:start:ready': () => this.loadBundles(),
+      'before:offline:start:ready': async () => {
+        try {
+          this.loadBundles();
+          await this.warmUp();
+        } finally {
+          this.open?.();
+        }
+      },
     };
+  }
+
+  /** `custom.offlineWarmStart.dryRuns`: function key to how many dry runs warm it. */
+  dryRuns() {
+    return this.serverless.service.custom?.offlineWarmStart?.dryRuns ?? {};
+  }
+
+  /**
+   * The functions named in `custom.offlineWarmStart.dryRuns` get that many signed dry runs through
+   * the emulator's own HTTP server once it listens, before it takes any other request: the code
+   * of the whole path (the emulator's HTTP layer, its Lambda event, the handler) is compiled
+   * before the first burst arrives, not during it (docs/performance-tail.md). A dry run queues
+   * and records nothing.
+   */
+  async warmUp() {
+    const { service } = this.serverless;
+    const offline = service.custom?.['serverless-offline'] ?? {};
+    const port = this.options?.httpPort ?? offline.httpPort ?? 3000;
+    for (const [key, count] of Object.entries(this.dryRuns())) {
+      const secret = (process.env.WEBHOOK_SECRETS ?? '').split(',').find((value) => value !== '' && !value.startsWith('whsec_'));
+      // `path`, or `routeKey` ("POST /v1/events") once the emulator has read the events.
+      const paths = (service.functions?.[key]?.events ?? []).map((event) => event.httpApi?.path ?? event.httpApi?.routeKey?.split(' ')[1]);
+      const path = paths.find((route) => route && !route.includes('{'));
+      if (!secret || !path) {
+        this.log.verbose(`offline-warm-start: ${key} not warmed (no plain route, or no WEBHOOK_SECRETS)`);
+        continue;
+      }
+      const started = performance.now();
+      try {
+        const url = `http://127.0.0.1:${port}${path}?dryRun=true`;
+        const { answered, refused } = await warmUp(url, { secret, count, token: this.token });
+        const took = (performance.now() - started).toFixed(0);
+        if (refused) {
+          this.log.warning(
+            `offline-warm-start: ${key} warmed with ${answered} dry runs, then answered ${refused.statusCode}: ${refused.body}`,
+          );
+        } else this.log.verbose(`offline-warm-start: ${key} warmed with ${answered} dry runs in ${took} ms`);
+      } catch (error) {
+        this.log.warning(`offline-warm-start: ${key} not warmed (${error instanceof Error ? error.message : error})`);
+      }
+    }
   }
 
   loadBundles() {
@@ -123,3 +264,5 @@ class OfflineWarmStart {
 
 module.exports = OfflineWarmStart;
 module.exports.rememberHandlers = rememberHandlers;
+module.exports.holdRequestsUntilWarm = holdRequestsUntilWarm;
+module.exports.WARM_UP_HEADER = WARM_UP_HEADER;

@@ -1,13 +1,18 @@
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 type Load = (appRoot: string, handler: string) => Promise<(...args: unknown[]) => unknown>;
 const require = createRequire(import.meta.url);
 // The plugin is plain JavaScript, loaded by the framework with require.
-const { rememberHandlers } = require('../../scripts/offline-warm-start') as { rememberHandlers(require: NodeJS.Require): boolean };
+const { rememberHandlers, holdRequestsUntilWarm, WARM_UP_HEADER } = require('../../scripts/offline-warm-start') as {
+  rememberHandlers(require: NodeJS.Require): boolean;
+  holdRequestsUntilWarm(token: string): () => void;
+  WARM_UP_HEADER: string;
+};
 const loaderFile = join(
   dirname(require.resolve('serverless-offline')),
   'lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js',
@@ -45,5 +50,39 @@ describe("offline-warm-start: serverless-offline's handler lookup, remembered", 
     const installed = loader.load;
     expect(rememberHandlers(require)).toBe(true);
     expect(loader.load).toBe(installed);
+  });
+});
+
+describe('offline-warm-start: requests wait for the warm-up', () => {
+  const original = http.Server.prototype.emit;
+  afterEach(() => {
+    http.Server.prototype.emit = original;
+  });
+  const request = (name: string, headers: Record<string, string> = {}) => ({ name, headers }) as unknown as http.IncomingMessage;
+
+  it("holds every request but the warm-up's own until it is done, then takes them up in the order they came", () => {
+    const open = holdRequestsUntilWarm('token-1');
+    const server = http.createServer();
+    const taken: string[] = [];
+    server.on('request', (r: { name: string }) => taken.push(r.name));
+    server.emit('request', request('early-1'), {});
+    server.emit('request', request('warm-up', { [WARM_UP_HEADER]: 'token-1' }), {});
+    server.emit('request', request('guessed', { [WARM_UP_HEADER]: 'another' }), {});
+    server.emit('request', request('early-2'), {});
+    expect(taken).toEqual(['warm-up']);
+    open();
+    expect(taken).toEqual(['warm-up', 'early-1', 'guessed', 'early-2']);
+    // Open, it passes everything straight on.
+    server.emit('request', request('later'), {});
+    expect(taken.at(-1)).toBe('later');
+  });
+
+  it('leaves other events of the server as they were', () => {
+    holdRequestsUntilWarm('token-2');
+    const server = http.createServer();
+    const seen: string[] = [];
+    server.on('listening', () => seen.push('listening'));
+    server.emit('listening');
+    expect(seen).toEqual(['listening']);
   });
 });
