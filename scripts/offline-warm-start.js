@@ -3,13 +3,16 @@
 
 /**
  * A local Serverless plugin for `serverless offline` in-process (the dev stage; nothing in a
- * cloud stage changes): once the emulator listens, it loads each HTTP function's bundle into
- * the process, as the emulator's loader would on that function's first request, with the same
- * environment the emulator sets before it. The emulator's loader then finds the module in
- * require's cache. Without it, the first request after a start paid for the ingest bundle's
- * load (135-145 ms of blocked event loop) and every request that arrived meanwhile waited:
- * a tenth of the first burst of 1,000 requests on 100 connections (docs/performance-tail.md).
- * It also has the emulator's loader remember each handler it found (see `rememberHandlers`).
+ * cloud stage changes). Three things, each measured in docs/performance-tail.md:
+ *  - once the emulator listens, it loads each HTTP function's bundle into the process, as the
+ *    emulator's loader would on that function's first request, with the same environment the
+ *    emulator sets before it; the loader then finds the module in require's cache. Without it,
+ *    the first request after a start paid for the ingest bundle's load (135-145 ms of blocked
+ *    event loop) while a tenth of the first burst waited;
+ *  - it has the emulator's loader remember each handler it found (see `rememberHandlers`);
+ *  - it sends the functions in `custom.offlineWarmStart.dryRuns` signed dry runs through the
+ *    emulator's own HTTP server, holding every other request until they are done, so the code a
+ *    burst runs is compiled before the first burst (see `warmUp`).
  * Plain JavaScript: the framework loads plugins with `require`.
  */
 const { createHmac, randomUUID } = require('node:crypto');
@@ -144,6 +147,8 @@ async function warmUp(url, { secret, count, token }) {
         response.on('end', () => done({ statusCode: response.statusCode, body: text }));
       });
       request.on('error', fail);
+      // Longer than a function may run (10 s): a warm-up that gets no answer ends instead of holding requests.
+      request.setTimeout(15_000, () => request.destroy(new Error('no answer within 15 s')));
       request.end(body);
     });
   let answered = 0;
