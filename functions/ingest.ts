@@ -64,12 +64,14 @@ export const handler = httpHandler(
       routeSource: verified?.routeSource,
       defaultIdempotencyKey: verified?.webhookId,
     };
-    if (isDryRun(event.queryStringParameters)) {
-      const result = await dryRunEvent(request, { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs });
+    const dryRun = isDryRun(event.queryStringParameters);
+    const deps = { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs };
+    if (dryRun) {
+      const result = await dryRunEvent(request, deps);
       logger.debug('dry run checked', { eventId: result.eventId, duplicate: result.duplicate, scheme: verified?.scheme });
       return jsonReply(200, result);
     }
-    const receipt = await acceptEvent(request, { ...(await dependencies()), enqueueTimeoutMs: config.enqueueTimeoutMs });
+    const receipt = await acceptEvent(request, deps);
     logger.info(receipt.duplicate ? 'duplicate absorbed' : 'event accepted', {
       eventId: receipt.eventId,
       idempotencyKey: receipt.idempotencyKey,

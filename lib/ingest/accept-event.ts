@@ -43,10 +43,6 @@ export interface AcceptDependencies {
 export async function acceptEvent(request: AcceptRequest, deps: AcceptDependencies): Promise<Receipt> {
   const event = validEvent(request);
   const receivedAt = request.receivedAt.toISOString();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueueUnavailableError()), deps.enqueueTimeoutMs);
-  });
   const admitAndEnqueue = async () => {
     await deps.backlog.check();
     return deps.queue.enqueue({ event, correlationId: request.correlationId, receivedAt });
@@ -54,12 +50,10 @@ export async function acceptEvent(request: AcceptRequest, deps: AcceptDependenci
   let duplicate: boolean;
   try {
     // One deadline covers both Redis calls: with Redis away, neither may hold the producer.
-    ({ duplicate } = await Promise.race([admitAndEnqueue(), timeout]));
+    ({ duplicate } = await raceTimeout(admitAndEnqueue(), deps.enqueueTimeoutMs));
   } catch (error) {
     if (error instanceof BacklogFullError || error instanceof QueueUnavailableError) throw error;
     throw new QueueUnavailableError(5, { cause: error });
-  } finally {
-    clearTimeout(timer);
   }
   return {
     accepted: true,
