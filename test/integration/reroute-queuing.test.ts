@@ -76,24 +76,16 @@ describe('a re-route whose request died while queuing', () => {
     expect(await present()).toBe(1);
     expect((await rerouteProgress(request.requestId, { db: database.db })).state).toBe('queuing');
 
+    /** The same request sent again `ms` after the first. */
+    const sentAgainAfter = (ms: number) =>
+      rerouteEvents(request, operator, { db: database.db, events: queue, defaultRatePerSecond: 50, now: () => started + ms });
+
     // Sent again 10 s later: the first may still be queuing, so nothing is added.
-    const soon = await rerouteEvents(request, operator, {
-      db: database.db,
-      events: queue,
-      defaultRatePerSecond: 50,
-      now: () => started + 10_000,
-    });
-    expect(soon.kind).toBe('repeated');
+    expect((await sentAgainAfter(10_000)).kind).toBe('repeated');
     expect(await present()).toBe(1);
 
     // Sent again 31 s later: the rest is queued, each once, and the request is no longer queuing.
-    const late = await rerouteEvents(request, operator, {
-      db: database.db,
-      events: queue,
-      defaultRatePerSecond: 50,
-      now: () => started + 31_000,
-    });
-    expect(late.kind).toBe('repeated');
+    expect((await sentAgainAfter(31_000)).kind).toBe('repeated');
     expect(await present()).toBe(3);
     expect(await queue.queue.getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized')).toBe(3);
     const progress = await rerouteProgress(request.requestId, { db: database.db });
