@@ -8,11 +8,16 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 type Load = (appRoot: string, handler: string) => Promise<(...args: unknown[]) => unknown>;
 const require = createRequire(import.meta.url);
 // The plugin is plain JavaScript, loaded by the framework with require.
-const { rememberHandlers, holdRequestsUntilWarm, WARM_UP_HEADER } = require('../../scripts/offline-warm-start') as {
+const OfflineWarmStart = require('../../scripts/offline-warm-start') as (new (
+  serverless: unknown,
+  options: unknown,
+  utils: { log: Record<string, (message: string) => void> },
+) => { loadBundles(): void }) & {
   rememberHandlers(require: NodeJS.Require): boolean;
   holdRequestsUntilWarm(token: string): () => void;
   WARM_UP_HEADER: string;
 };
+const { rememberHandlers, holdRequestsUntilWarm, WARM_UP_HEADER } = OfflineWarmStart;
 const loaderFile = join(
   dirname(require.resolve('serverless-offline')),
   'lambda/handler-runner/in-process-runner/aws-lambda-ric/UserFunction.js',
@@ -84,5 +89,49 @@ describe('offline-warm-start: requests wait for the warm-up', () => {
     server.on('listening', () => seen.push('listening'));
     server.emit('listening');
     expect(seen).toEqual(['listening']);
+  });
+});
+
+describe('offline-warm-start: the bundles loaded at start', () => {
+  const root = mkdtempSync(join(tmpdir(), 'warm-start-bundles-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const loadedBy = (folder: string) => (globalThis as Record<string, unknown>)[`loaded:${folder}`] as string[] | undefined;
+
+  /** Three HTTP functions and one without events, each bundle recording its load; returns what `loadBundles` required. */
+  function loadWith(folder: string, load: string[] | undefined): string[] {
+    const dir = join(root, folder, 'functions');
+    mkdirSync(dir, { recursive: true });
+    const names = ['ingest', 'health', 'ops-stats', 'replay'];
+    for (const name of names) {
+      writeFileSync(
+        join(dir, `${name}.js`),
+        `(globalThis['loaded:${folder}'] ??= []).push('${name}'); exports.handler = async () => ({});\n`,
+      );
+    }
+    const functions = Object.fromEntries(
+      names.map((name) => [
+        name,
+        { handler: `functions/${name}.handler`, events: name === 'replay' ? [] : [{ httpApi: { path: `/${name}` } }] },
+      ]),
+    );
+    const serverless = {
+      config: { servicePath: join(root, folder) },
+      service: {
+        custom: { 'serverless-offline': { useInProcess: true }, offlineWarmStart: load ? { load } : {} },
+        functions,
+        provider: { region: 'eu-west-1', environment: {} },
+      },
+    };
+    const log = { verbose: () => undefined, warning: (message: string) => expect.fail(message) };
+    new OfflineWarmStart(serverless, {}, { log }).loadBundles();
+    return loadedBy(folder) ?? [];
+  }
+
+  it('loads only the functions `load` names, leaving the rest to their first request', () => {
+    expect(loadWith('chosen', ['ingest'])).toEqual(['ingest']);
+  });
+
+  it('loads every HTTP function when `load` is not given', () => {
+    expect(loadWith('all', undefined)).toEqual(['ingest', 'health', 'ops-stats']);
   });
 });
