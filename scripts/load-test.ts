@@ -4,6 +4,7 @@
  *   npm run load-test -- [--url http://localhost:3000] [--requests 1000 | --duration 30]
  *     [--connections 100] [--rate 0 (open-loop requests/s; 0 = closed loop)] [--duplicates 0.1]
  *     [--failure-rate 0.2] [--drain-timeout 900] [--report docs/load-test-report.md]
+ *     [--cold-load-generator]
  *   npm run load-test:burst   # 20,000 events as fast as the gateway takes them, then the drain
  *
  * Every request is a validly signed event; a share are re-sends of earlier ones (duplicates).
@@ -15,6 +16,9 @@
  * With `--rate` the load is an open loop timed by this script (load-test/open-loop.ts). It reads
  * the gateway's own environment: WEBHOOK_SECRETS (signs with the first), REDIS_URL,
  * REDIS_CLUSTER, MONGO_URL, MONGO_DB, QUEUE_PREFIX.
+ * Before it sends the gateway anything, it runs the same load three times against a server in its
+ * own process, so that its own code is compiled and the figures are the gateway's
+ * (`--cold-load-generator` leaves that out, to see the difference).
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -31,7 +35,7 @@ import { createRedis, type RedisClient } from '../lib/queue/redis';
 import { ROUTING_FAILURE_RATE_FIELD, settingsKey } from '../lib/routing/runtime-settings';
 import { readApplications } from '../lib/shipments/applications';
 import { Collections } from '../lib/store/mongo';
-import { loadDoor, type DoorFigures } from './load-test/door-load';
+import { loadDoor, warmLoadGenerator, type DoorFigures, type DoorLoadOptions } from './load-test/door-load';
 import { reconcileRun, runChecks, untouchedEvents, type LedgerRecord, type RunReconciliation } from './load-test/reconcile';
 import { sampleEvent, signedHeaders } from './sample-event';
 
@@ -47,6 +51,7 @@ const { values: args } = parseArgs({
     'drain-timeout': { type: 'string', default: '900' },
     report: { type: 'string', default: 'docs/load-test-report.md' },
     burst: { type: 'boolean', default: false },
+    'cold-load-generator': { type: 'boolean', default: false },
   },
 });
 
@@ -60,6 +65,22 @@ const failureRate = Number(args['failure-rate']);
 const drainTimeoutMs = Number(args['drain-timeout']) * 1000;
 const secret = (process.env.WEBHOOK_SECRETS ?? 'dev-secret-change-me').split(',')[0]!.trim();
 const runId = randomUUID().slice(0, 8);
+
+/** The load's shape, whichever server it goes to. */
+const doorShape: Omit<DoorLoadOptions, 'url' | 'next' | 'onReply'> = {
+  connections,
+  requests,
+  ...(duration ? { duration } : {}),
+  rate,
+  sign: (body) => signedHeaders(secret, body),
+};
+
+/** A signed-to-be shipment event of this run. */
+function eventBody(eventId: string, shipmentId: string): string {
+  return JSON.stringify(
+    sampleEvent({ eventId, source: 'loadtest', occurredAt: new Date().toISOString(), payload: { shipmentId, status: 'IN_TRANSIT' } }),
+  );
+}
 
 interface Sample {
   at: number;
@@ -99,6 +120,25 @@ async function main(): Promise<number> {
     }
   })();
 
+  // The load generator's own code compiled first, against a server in this process: the gateway sees none of it.
+  const warmedGenerator = !args['cold-load-generator'];
+  if (warmedGenerator) {
+    let n = 0;
+    await warmLoadGenerator((base) =>
+      loadDoor({
+        ...doorShape,
+        url: `${base}/v1/events`,
+        requests: Math.min(requests, 1000),
+        duration: undefined,
+        next: () => {
+          const eventId = `warm-${runId}-${n++}`;
+          return { eventId, body: eventBody(eventId, `WARM-${n % 250}`) };
+        },
+        onReply: () => undefined,
+      }),
+    );
+  }
+
   // A first wave of one event per connection, so the emulator's cold starts (one per concurrent
   // function instance) and the Redis connections are not in the figures. These events count.
   await Promise.all(
@@ -118,12 +158,8 @@ async function main(): Promise<number> {
   const warmUpRequests = connections;
 
   const door = await loadDoor({
+    ...doorShape,
     url: `${args.url}/v1/events`,
-    connections,
-    requests,
-    ...(duration ? { duration } : {}),
-    rate,
-    sign: (body) => signedHeaders(secret, body),
     // A duplicate re-sends an event already issued, with a fresh signature.
     next: () => {
       issued++;
@@ -132,15 +168,7 @@ async function main(): Promise<number> {
         return bodies[Math.floor(Math.random() * bodies.length)]!;
       }
       const eventId = `lt-${runId}-${bodies.length}`;
-      const shipment = `LT-${runId}-S${bodies.length % 250}`;
-      const body = JSON.stringify(
-        sampleEvent({
-          eventId,
-          source: 'loadtest',
-          occurredAt: new Date().toISOString(),
-          payload: { shipmentId: shipment, status: 'IN_TRANSIT' },
-        }),
-      );
+      const body = eventBody(eventId, `LT-${runId}-S${bodies.length % 250}`);
       bodies.push({ eventId, body });
       return { eventId, body };
     },
@@ -182,6 +210,7 @@ async function main(): Promise<number> {
     door,
     issued,
     warmUpRequests,
+    warmedGenerator,
     duplicatesSent,
     duplicatesFlagged,
     replies202,
@@ -296,10 +325,17 @@ function gatewaySettings(): string {
   return shown.map(([name, fallback]) => `${name}=${process.env[name] ?? `${fallback} (default)`}`).join(', ');
 }
 
+/** The command as the user typed it: `npm run load-test`, with `-- <options>` only when there were any. */
+function commandLine(): string {
+  const options = process.argv.slice(2).filter((arg) => arg !== '--burst');
+  return [`npm run ${burst ? 'load-test:burst' : 'load-test'}`, ...(options.length > 0 ? ['--', ...options] : [])].join(' ');
+}
+
 function renderReport(r: {
   door: DoorFigures;
   issued: number;
   warmUpRequests: number;
+  warmedGenerator: boolean;
   duplicatesSent: number;
   duplicatesFlagged: number;
   replies202: number;
@@ -328,10 +364,7 @@ The gateway's environment as this script saw it (start the stack from the same s
 The emulator logs at the framework's level in \`npm run offline\` (warning unless SLS_LOG_LEVEL says otherwise), the functions and the worker at POWERTOOLS_LOG_LEVEL.
 
 ## Command
-\`npm run ${burst ? 'load-test:burst' : 'load-test'} -- ${process.argv
-    .slice(2)
-    .filter((arg) => arg !== '--burst')
-    .join(' ')}\`
+\`${commandLine()}\`
 (${requests} requests${duration ? `, ${duration} s` : ''}, ${connections} connections, ${rate > 0 ? `open loop at ${rate}/s` : 'closed loop'}, ${(duplicateShare * 100).toFixed(0)} % duplicates, routing failure rate ${(failureRate * 100).toFixed(0)} %)
 
 ## Latency and throughput (at the door)
@@ -339,7 +372,7 @@ The emulator logs at the framework's level in \`npm run offline\` (warning unles
 | --- | --- | --- | --- | --- | --- |
 | ${l.p50} ms | ${l.p90} ms | ${l.p99} ms | ${Number.isNaN(l.p99_9) ? '-' : l.p99_9} ms | ${l.max} ms | ${l.mean} ms |
 
-How the latencies were measured: ${r.door.method}
+How the latencies were measured: ${r.door.method} ${r.warmedGenerator ? 'Before it sent the gateway anything, the load generator ran the same load three times against a server in its own process, so its own code was compiled.' : 'The load generator started cold (`--cold-load-generator`): its own warm-up is in the figures.'}
 
 Throughput: ${r.door.requestsPerSecond.toFixed(0)} requests/s on average (${r.door.total} requests after a warm-up wave of ${r.warmUpRequests}, one per connection, which the latency figures leave out).
 

@@ -22,8 +22,6 @@
  * Figures, not assertions: the machine is shared, so the load average is printed beside them.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -37,6 +35,7 @@ import { EVENTS_QUEUE } from '../../lib/queue/names';
 import { createRedis } from '../../lib/queue/redis';
 import { runScript, type RunningProcess } from '../../test/support/processes';
 import { freePort, startFerretDb, startRedis } from '../local-services';
+import { warmLoadGenerator } from '../load-test/door-load';
 import { quantile } from '../load-test/open-loop';
 import { sampleEvent, signedHeaders } from '../sample-event';
 import { SECRET, startEmulator, type Emulator } from './emulator';
@@ -198,23 +197,6 @@ function runAutocannon(options: autocannon.Options, onReply?: (status: number, m
   });
 }
 
-/**
- * Warms the load generator itself before the stack starts: the same bursts (signing included)
- * against a server in this process that answers 202 at once. The first burst measures the
- * gateway's first burst, not this script's own first one (against such a server, a cold load
- * generator's first burst had p99 128 ms, the next ones 16-59 ms).
- */
-async function warmLoadGenerator(): Promise<void> {
-  const server = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.writeHead(202).end('{}'));
-  });
-  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
-  const { port } = server.address() as AddressInfo;
-  for (let i = 0; i < 3; i++) await runAutocannon(burstOptions(`http://127.0.0.1:${port}/v1/events`, []));
-  await new Promise((closed) => server.close(closed));
-}
-
 /** One burst against the gateway, with the CPU each process used over it. */
 async function burst(label: string, url: string, sent: string[], pids: Tracked, backlog: number): Promise<Burst> {
   const cpuBefore = cpuNow(pids);
@@ -273,7 +255,8 @@ async function main(): Promise<void> {
   mkdirSync(join(dir, 'ferretdb'));
   const probeFile = join(dir, 'probe.jsonl');
   writeConfig();
-  await warmLoadGenerator();
+  // The load generator's own code warm first, against a server in this process (not the stack).
+  await warmLoadGenerator((base) => runAutocannon(burstOptions(`${base}/v1/events`, [])));
   let emulator: Emulator | undefined;
   let worker: RunningProcess | undefined;
   const redis = await startRedis({ dataDir: join(dir, 'redis') });
