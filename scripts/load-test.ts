@@ -75,7 +75,7 @@ const doorShape: Omit<DoorLoadOptions, 'url' | 'next' | 'onReply'> = {
   sign: (body) => signedHeaders(secret, body),
 };
 
-/** A signed-to-be shipment event of this run. */
+/** The body of one of this run's shipment events (signed when it is sent). */
 function eventBody(eventId: string, shipmentId: string): string {
   return JSON.stringify(
     sampleEvent({ eventId, source: 'loadtest', occurredAt: new Date().toISOString(), payload: { shipmentId, status: 'IN_TRANSIT' } }),
@@ -105,21 +105,6 @@ async function main(): Promise<number> {
   let duplicatesFlagged = 0;
   let replies202 = 0;
   let issued = 0;
-  await redis.hset(settingsKey(connection.queuePrefix), ROUTING_FAILURE_RATE_FIELD, String(failureRate));
-  const samples: Sample[] = [];
-  const started = Date.now();
-  let sampling = true;
-  // The queue depth is cheap to read every few seconds. The settled count reads the run's ledger
-  // entries, which FerretDB answers by reading the whole collection: it is read only once the
-  // load is over (so it never takes CPU from the door being measured), and less often on a burst.
-  let loading = true;
-  const sampler = (async () => {
-    for (let n = 0; sampling; n++) {
-      samples.push(await sample(queue, db, started, !loading && n % (burst ? 6 : 1) === 0));
-      await sleep(burst ? 5000 : 2000);
-    }
-  })();
-
   // The load generator's own code compiled first, against a server in this process: the gateway sees none of it.
   const warmedGenerator = !args['cold-load-generator'];
   if (warmedGenerator) {
@@ -138,6 +123,21 @@ async function main(): Promise<number> {
       }),
     );
   }
+
+  await redis.hset(settingsKey(connection.queuePrefix), ROUTING_FAILURE_RATE_FIELD, String(failureRate));
+  const samples: Sample[] = [];
+  const started = Date.now();
+  let sampling = true;
+  // The queue depth is cheap to read every few seconds. The settled count reads the run's ledger
+  // entries, which FerretDB answers by reading the whole collection: it is read only once the
+  // load is over (so it never takes CPU from the door being measured), and less often on a burst.
+  let loading = true;
+  const sampler = (async () => {
+    for (let n = 0; sampling; n++) {
+      samples.push(await sample(queue, db, started, !loading && n % (burst ? 6 : 1) === 0));
+      await sleep(burst ? 5000 : 2000);
+    }
+  })();
 
   // A first wave of one event per connection, so the emulator's cold starts (one per concurrent
   // function instance) and the Redis connections are not in the figures. These events count.
