@@ -94,7 +94,13 @@ describe('offline-warm-start: requests wait for the warm-up', () => {
 
 describe('offline-warm-start: the bundles loaded at start', () => {
   const root = mkdtempSync(join(tmpdir(), 'warm-start-bundles-'));
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  // loadBundles sets each function's Lambda variables in process.env, as the emulator does: put it back.
+  const environment = { ...process.env };
+  afterAll(() => {
+    rmSync(root, { recursive: true, force: true });
+    for (const name of Object.keys(process.env)) if (!(name in environment)) delete process.env[name];
+    Object.assign(process.env, environment);
+  });
   const loadedBy = (folder: string) => (globalThis as Record<string, unknown>)[`loaded:${folder}`] as string[] | undefined;
 
   /** Three HTTP functions and one without events, each bundle recording its load; returns what `loadBundles` required. */
