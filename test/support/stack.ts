@@ -40,7 +40,9 @@ export async function startOffline(
   args: string[] = [],
 ): Promise<{ process: RunningProcess; baseUrl: string }> {
   const httpPort = await freePort();
-  const lambdaPort = await freePort();
+  // Two calls can name the same port once the first probe has closed: the emulator then fails to listen twice.
+  let lambdaPort = await freePort();
+  while (lambdaPort === httpPort) lambdaPort = await freePort();
   const process = runScript('offline', { ...env, HTTP_PORT: String(httpPort), OFFLINE_LAMBDA_PORT: String(lambdaPort) }, args);
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   try {
