@@ -208,7 +208,7 @@ async function waitWithoutAttempt(
 ): Promise<never> {
   const delayMs = until - Date.now();
   if (claimed && !(await run.deps.ledger.releaseClaim(tokenOf(claimed, run.owner), new Date(until)))) run.log.warn(LEASE_LOST);
-  run.log.info('event delayed without using an attempt', { reason: failure.error, delayMs });
+  run.log.info('event delayed without using an attempt', { reason: failure.error, detail: failure.message, delayMs });
   await run.job.moveToDelayed(until, run.token);
   throw new DelayedError();
 }

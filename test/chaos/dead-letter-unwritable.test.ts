@@ -93,18 +93,44 @@ async function onLastAttempt(env: Record<string, string>, client: MongoClient): 
   return client.db(env.MONGO_DB).collection(Collections.ledger).countDocuments({ attempts: ATTEMPTS, status: 'ROUTING_PENDING' });
 }
 
-/** What a failure report needs beyond the trail: whether Mongo takes a write now, and the worker's last words. */
-async function diagnosis(env: Record<string, string>, watcher: MongoClient, worker: RunningProcess | undefined): Promise<string[]> {
+/** A write to the ledger's database through `client`: how long it took, or why it failed. */
+async function timedWrite(env: Record<string, string>, client: MongoClient, via: string): Promise<string> {
   const started = Date.now();
-  const write = await watcher
+  return client
     .db(env.MONGO_DB)
     .collection('probe')
     .insertOne({ at: new Date() }, { timeoutMS: 10_000 })
     .then(
-      () => `a direct write took ${Date.now() - started} ms`,
-      (error: unknown) => `a direct write failed: ${String(error)}`,
+      () => `a write ${via} took ${Date.now() - started} ms`,
+      (error: unknown) => `a write ${via} failed: ${String(error)}`,
     );
-  return [write, worker?.output().slice(-6000) ?? 'no worker'];
+}
+
+/**
+ * What a failure report needs beyond the trail: whether Mongo takes a write directly and through
+ * the worker's proxy (with what Toxiproxy says of that proxy and logged), and the worker's last words.
+ */
+async function diagnosis(
+  env: Record<string, string>,
+  watcher: MongoClient,
+  proxy: Proxy,
+  worker: RunningProcess | undefined,
+  toxiproxy: ToxiproxyServer,
+): Promise<string[]> {
+  const direct = await timedWrite(env, watcher, 'direct');
+  const mongoPath = new URL(env.MONGO_URL!.replace(/^mongodb:/, 'http:')).pathname;
+  const proxied = await MongoClient.connect(`mongodb://${proxy.host}:${proxy.port}${mongoPath}`, { serverSelectionTimeoutMS: 5000 }).then(
+    async (client) => {
+      try {
+        return await timedWrite(env, client, 'through the proxy');
+      } finally {
+        await client.close();
+      }
+    },
+    (error: unknown) => `a connection through the proxy failed: ${String(error)}`,
+  );
+  const state = await proxy.state().then(JSON.stringify, (error: unknown) => `proxy state unknown: ${String(error)}`);
+  return [direct, proxied, state, `toxiproxy logged: ${toxiproxy.output().slice(-2000)}`, worker?.output().slice(-6000) ?? 'no worker'];
 }
 
 function couldNotRecord(worker: RunningProcess): number {
@@ -157,7 +183,7 @@ describe('a dead letter that cannot be written (Mongo cut through Toxiproxy)', (
   }
 
   /** What is missing from the events' dead-letter trail once it settles (nothing, or the problems and a diagnosis). */
-  async function settledTrail(env: Record<string, string>, events: ShipmentEventInput[]): Promise<string[]> {
+  async function settledTrail(env: Record<string, string>, events: ShipmentEventInput[], proxy: Proxy): Promise<string[]> {
     return waitFor(
       'every event dead-lettered with its full trail',
       async () => {
@@ -166,7 +192,11 @@ describe('a dead letter that cannot be written (Mongo cut through Toxiproxy)', (
       },
       90_000,
       1000,
-    ).catch(async (error: unknown) => [String(error), ...(await deadLetterTrail(env, events)), ...(await diagnosis(env, watcher, worker))]);
+    ).catch(async (error: unknown) => [
+      String(error),
+      ...(await deadLetterTrail(env, events)),
+      ...(await diagnosis(env, watcher, proxy, worker, toxiproxy)),
+    ]);
   }
 
   it('dead-letters every event once Mongo is back when the proxy refused connections during the last attempt', async () => {
@@ -176,7 +206,7 @@ describe('a dead letter that cannot be written (Mongo cut through Toxiproxy)', (
     const failedWrites = couldNotRecord(worker!);
     await proxy.setEnabled(true);
     const restored = Date.now();
-    const problems = await settledTrail(env, events);
+    const problems = await settledTrail(env, events, proxy);
     console.log(JSON.stringify({ fault: 'proxy disabled', events: EVENTS, failedWrites, settledAfterMs: Date.now() - restored }));
     expect(problems).toEqual([]);
     // The cut hit dead-lettering itself, not only the attempts before it.
@@ -194,7 +224,7 @@ describe('a dead letter that cannot be written (Mongo cut through Toxiproxy)', (
     const failedWrites = couldNotRecord(worker!);
     await proxy.clearToxics();
     const restored = Date.now();
-    const problems = await settledTrail(env, events);
+    const problems = await settledTrail(env, events, proxy);
     console.log(
       JSON.stringify({
         fault: 'blackhole',

@@ -41,6 +41,8 @@ export interface Proxy {
   clearToxics(): Promise<void>;
   /** `false` closes every connection and stops listening (connection refused); `true` listens again. */
   setEnabled(enabled: boolean): Promise<void>;
+  /** What Toxiproxy says of this proxy now: where it listens, whether it is enabled, its toxics. */
+  state(): Promise<ProxyJson>;
 }
 
 export interface ToxiproxyServer {
@@ -52,9 +54,11 @@ export interface ToxiproxyServer {
   reset(): Promise<void>;
   /** Stops the server (every proxied connection closes). Safe to call twice. */
   stop(): Promise<void>;
+  /** The last few kilobytes Toxiproxy logged (warnings and errors, such as an upstream it could not reach). */
+  output(): string;
 }
 
-interface ProxyJson {
+export interface ProxyJson {
   name: string;
   listen: string;
   upstream: string;
@@ -159,11 +163,13 @@ export async function startToxiproxy(): Promise<ToxiproxyServer> {
           // Re-enabling listens on the port the proxy reported, not on a new port 0.
           await api('POST', path, { enabled, listen: `${host}:${listenPort}` });
         },
+        state: () => api<ProxyJson>('GET', path),
       };
     },
     async reset() {
       await api('POST', '/reset');
     },
     stop,
+    output: () => output,
   };
 }
