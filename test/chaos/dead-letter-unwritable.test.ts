@@ -9,7 +9,7 @@ import { DEAD_LETTER_QUEUE, jobIdFor } from '../../lib/queue/names';
 import { Collections } from '../../lib/store/mongo';
 import { sampleEvent } from '../../scripts/sample-event';
 import { waitFor, type RunningProcess } from '../support/processes';
-import { hostPort, startToxiproxy, type Proxy, type ToxiproxyServer } from '../support/toxiproxy';
+import { hostPort, startToxiproxy, throughProxy, type Proxy, type ToxiproxyServer } from '../support/toxiproxy';
 import { isolatedEnv, postMany, startOffline, startWorker } from '../support/stack';
 
 /**
@@ -118,8 +118,7 @@ async function diagnosis(
   toxiproxy: ToxiproxyServer,
 ): Promise<string[]> {
   const direct = await timedWrite(env, watcher, 'direct');
-  const mongoPath = new URL(env.MONGO_URL!.replace(/^mongodb:/, 'http:')).pathname;
-  const proxied = await MongoClient.connect(`mongodb://${proxy.host}:${proxy.port}${mongoPath}`, { serverSelectionTimeoutMS: 5000 }).then(
+  const proxied = await MongoClient.connect(throughProxy(env.MONGO_URL!, proxy), { serverSelectionTimeoutMS: 5000 }).then(
     async (client) => {
       try {
         return await timedWrite(env, client, 'through the proxy');
@@ -165,8 +164,7 @@ describe('a dead letter that cannot be written (Mongo cut through Toxiproxy)', (
   async function exhaustingWorker(name: string): Promise<{ env: Record<string, string>; proxy: Proxy; events: ShipmentEventInput[] }> {
     const proxy = await toxiproxy.createProxy(name, hostPort(shared.MONGO_URL!));
     const env = { ...shared };
-    const mongoPath = new URL(shared.MONGO_URL!.replace(/^mongodb:/, 'http:')).pathname;
-    worker = await startWorker({ ...env, MONGO_URL: `mongodb://${proxy.host}:${proxy.port}${mongoPath}` });
+    worker = await startWorker({ ...env, MONGO_URL: throughProxy(shared.MONGO_URL!, proxy) });
     const events = Array.from({ length: EVENTS }, () => sampleEvent({ source: name.replace(/_/g, '-') }));
     return { env, proxy, events };
   }

@@ -6,7 +6,7 @@ import { Collections } from '../../lib/store/mongo';
 import { waitFor, type RunningProcess } from '../support/processes';
 import { waitUntilSettled, type Reconciliation } from '../support/reconcile';
 import { startRoutingServer, type RoutingServer } from '../support/routing-server';
-import { hostPort, startToxiproxy, type Proxy, type Toxic, type ToxiproxyServer } from '../support/toxiproxy';
+import { hostPort, startToxiproxy, throughProxy, type Proxy, type Toxic, type ToxiproxyServer } from '../support/toxiproxy';
 import { isolatedEnv, postEvent, shipmentEvents, startOffline, startWorker } from '../support/stack';
 
 /**
@@ -161,16 +161,15 @@ describe('network faults between the gateway and its stores (Toxiproxy)', () => 
     const workerMongo = await toxiproxy.createProxy('worker_mongo', hostPort(env.MONGO_URL!));
     const doorRedis = await toxiproxy.createProxy('door_redis', hostPort(env.REDIS_URL!));
     proxies = [workerRedis, workerMongo, doorRedis];
-    const mongoPath = new URL(env.MONGO_URL!.replace(/^mongodb:/, 'http:')).pathname;
     const workerEnv = {
       ...env,
-      REDIS_URL: `redis://${workerRedis.host}:${workerRedis.port}`,
-      MONGO_URL: `mongodb://${workerMongo.host}:${workerMongo.port}${mongoPath}`,
+      REDIS_URL: throughProxy(env.REDIS_URL!, workerRedis),
+      MONGO_URL: throughProxy(env.MONGO_URL!, workerMongo),
       ROUTING_URL: routing.url,
     };
     // The door reads Mongo only for /ready and status: it keeps a direct link there.
     const [door, ...started] = await Promise.allSettled([
-      startOffline({ ...env, REDIS_URL: `redis://${doorRedis.host}:${doorRedis.port}` }),
+      startOffline({ ...env, REDIS_URL: throughProxy(env.REDIS_URL!, doorRedis) }),
       startWorker(workerEnv),
       startWorker(workerEnv),
     ]);

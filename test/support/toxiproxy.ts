@@ -72,6 +72,13 @@ export function hostPort(url: string): string {
   return `${hostname}:${port}`;
 }
 
+/** A Redis or Mongo URL with its host and port replaced by the proxy's: the same server and database, reached through the proxy. */
+export function throughProxy(url: string, proxy: Pick<Proxy, 'host' | 'port'>): string {
+  const scheme = url.slice(0, url.indexOf(':'));
+  const { pathname } = new URL(url.replace(/^mongodb:/, 'http:'));
+  return `${scheme}://${proxy.host}:${proxy.port}${pathname}`;
+}
+
 /**
  * Starts the Toxiproxy server on a free API port and returns a small typed client of its HTTP
  * API. Proxies listen on port 0, so Toxiproxy picks a free port and reports it.
