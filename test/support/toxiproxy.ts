@@ -68,15 +68,14 @@ export interface ProxyJson {
 
 /** `host:port` of a Redis or Mongo URL: the upstream a proxy in front of that server forwards to. */
 export function hostPort(url: string): string {
-  const { hostname, port } = new URL(url.replace(/^mongodb:/, 'http:'));
+  const { hostname, port } = new URL(url);
   return `${hostname}:${port}`;
 }
 
 /** A Redis or Mongo URL with its host and port replaced by the proxy's: the same server and database, reached through the proxy. */
 export function throughProxy(url: string, proxy: Pick<Proxy, 'host' | 'port'>): string {
-  const scheme = url.slice(0, url.indexOf(':'));
-  const { pathname } = new URL(url.replace(/^mongodb:/, 'http:'));
-  return `${scheme}://${proxy.host}:${proxy.port}${pathname}`;
+  const { protocol, pathname } = new URL(url);
+  return `${protocol}//${proxy.host}:${proxy.port}${pathname}`;
 }
 
 /**
