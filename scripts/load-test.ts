@@ -4,7 +4,7 @@
  *   npm run load-test -- [--url http://localhost:3000] [--requests 1000 | --duration 30]
  *     [--connections 100] [--rate 0 (open-loop requests/s; 0 = closed loop)] [--duplicates 0.1]
  *     [--failure-rate 0.2] [--drain-timeout 900] [--report docs/load-test-report.md]
- *     [--cold-load-generator]
+ *     [--cold-load-generator] [--json FILE (the door's figures and the verdict, for scripts)]
  *   npm run load-test:burst   # 20,000 events as fast as the gateway takes them, then the drain
  *
  * Every request is a validly signed event; a share are re-sends of earlier ones (duplicates).
@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     report: { type: 'string', default: 'docs/load-test-report.md' },
     burst: { type: 'boolean', default: false },
     'cold-load-generator': { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
 
@@ -226,6 +227,10 @@ async function main(): Promise<number> {
   writeFileSync(args.report, report);
   console.log(report);
   console.log(`${passed ? 'PASS' : 'FAIL'}: report written to ${args.report}`);
+  if (args.json) {
+    mkdirSync(dirname(args.json), { recursive: true });
+    writeFileSync(args.json, `${JSON.stringify({ passed, door, checks: checks.map(([check, ok]) => ({ check, ok })) }, null, 2)}\n`);
+  }
 
   await queue.close();
   redis.disconnect();
