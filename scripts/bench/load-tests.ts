@@ -114,23 +114,32 @@ async function main(): Promise<number> {
     `Command: \`npm run bench:load-tests -- --runs ${RUNS}\`: \`npm start -- --fresh\`, then \`npm run load-test\` ${RUNS} time${RUNS === 1 ? '' : 's'} in a row at its defaults.`,
   );
   const gateway = npm(['start', '--', '--fresh'], process.env, startLog);
+  let loadTest: ChildProcess | undefined;
+  let interrupted = false;
+  // Ctrl-C reaches this process alone (the gateway and each load test have process groups of their own): stop them too.
+  process.once('SIGINT', () => {
+    interrupted = true;
+    if (loadTest?.pid !== undefined && loadTest.exitCode === null) process.kill(-loadTest.pid, 'SIGINT');
+    void stop(gateway).then(() => process.exit(130));
+  });
   const runs: Run[] = [];
   try {
     const api = await readyApi(gateway, startLog);
     // `npm start` keeps the signing secret it generated in .env; the shell's value wins, as there.
     const env = { ...(existsSync('.env') ? (parseEnv(readFileSync('.env', 'utf8')) as NodeJS.ProcessEnv) : {}), ...process.env };
     say(`The gateway was ready at ${api} (its output: ${startLog}).`);
-    for (let run = 1; run <= RUNS; run++) {
+    for (let run = 1; run <= RUNS && !interrupted; run++) {
       const json = join(OUT, `run-${run}.json`);
       const load = loadavg()
         .map((n) => n.toFixed(2))
         .join(' ');
-      const child = npm(
+      loadTest = npm(
         ['run', '--silent', 'load-test', '--', '--url', api, '--report', join(OUT, `run-${run}.md`), '--json', json],
         env,
         join(OUT, `run-${run}.log`),
       );
-      const exitCode = await exited(child);
+      const exitCode = await exited(loadTest);
+      if (interrupted) break;
       const figures = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as RunFigures) : undefined;
       runs.push({ run, load, exitCode, figures });
       console.log(
