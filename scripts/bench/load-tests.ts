@@ -17,12 +17,12 @@
  * printed beside them. Exits 1 when a load test fails its checks or does not finish, not when a
  * figure misses.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, parseEnv } from 'node:util';
+import { runScript, type RunningProcess } from '../../test/support/processes';
 import type { DoorFigures } from '../load-test/door-load';
 
 const { values: args } = parseArgs({
@@ -36,6 +36,8 @@ const TARGET_MS = 150;
 const OUT = 'tmp/bench-load-tests';
 /** How long `npm start` may take to print its ready block (a first start installs Redis and FerretDB). */
 const START_TIMEOUT_MS = 600_000;
+/** How long a script may take to stop after Ctrl-C's signal before its process group is killed. */
+const STOP_TIMEOUT_MS = 60_000;
 
 /** What one run's `--json` holds (scripts/load-test.ts). */
 interface RunFigures {
@@ -51,44 +53,36 @@ interface Run {
   figures?: RunFigures;
 }
 
-/** Starts an npm script in its own process group, its output going to `log` (a file, as a terminal would take it). */
-function npm(args: string[], env: NodeJS.ProcessEnv, log: string): ChildProcess {
-  const fd = openSync(log, 'w');
-  try {
-    return spawn('npm', args, { env, detached: true, stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((done) => child.once('exit', (code) => done(code)));
-}
-
-/** The API's URL from `npm start`'s ready block, once it is printed; throws if the gateway exits first. */
-async function readyApi(gateway: ChildProcess, log: string): Promise<string> {
+/**
+ * The API's URL from `npm start`'s ready block, once it is printed, or undefined once `stopped()`
+ * says so; throws if the gateway exits first.
+ */
+async function readyApi(gateway: RunningProcess, stopped: () => boolean): Promise<string | undefined> {
   const deadline = Date.now() + START_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const output = readFileSync(log, 'utf8');
-    const api = /The gateway is running[\s\S]*?\n\s*API\s+(http\S+)/.exec(output)?.[1];
+  while (Date.now() < deadline && !stopped()) {
+    const api = /The gateway is running[\s\S]*?\n\s*API\s+(http\S+)/.exec(gateway.output())?.[1];
     if (api) return api;
-    if (gateway.exitCode !== null || gateway.signalCode !== null) {
-      throw new Error(
-        `npm start -- --fresh exited (${gateway.exitCode ?? gateway.signalCode}) before it was ready:\n${output.slice(-3000)}`,
-      );
+    if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
+      throw new Error(`npm start -- --fresh exited before it was ready:\n${gateway.output().slice(-3000)}`);
     }
     await sleep(250);
   }
-  throw new Error(`npm start -- --fresh was not ready within ${START_TIMEOUT_MS / 1000} s; its output is in ${log}`);
+  if (stopped()) return undefined;
+  throw new Error(`npm start -- --fresh was not ready within ${START_TIMEOUT_MS / 1000} s; its output is in ${OUT}/gateway.log`);
 }
 
-/** Ctrl-C's signal to npm, which passes it on once to `npm start`; SIGKILL to the group if it has not stopped in 60 s. */
-async function stop(gateway: ChildProcess): Promise<void> {
-  if (gateway.exitCode !== null || gateway.signalCode !== null || gateway.pid === undefined) return;
-  process.kill(gateway.pid, 'SIGINT');
-  const stopped = await Promise.race([exited(gateway).then(() => true), sleep(60_000).then(() => false)]);
-  if (!stopped) process.kill(-gateway.pid, 'SIGKILL');
+/**
+ * Ctrl-C as a terminal sends it: SIGINT to every process of the script's group (npm passes it on
+ * as well, which `npm start` expects). SIGKILL to the group if it has not stopped in time.
+ */
+async function interrupt(script: RunningProcess): Promise<void> {
+  try {
+    process.kill(-script.child.pid!, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  const stopped = await Promise.race([script.exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+  if (!stopped) await script.crash();
 }
 
 function row(r: Run): string {
@@ -113,18 +107,19 @@ async function main(): Promise<number> {
   say(
     `Command: \`npm run bench:load-tests -- --runs ${RUNS}\`: \`npm start -- --fresh\`, then \`npm run load-test\` ${RUNS} time${RUNS === 1 ? '' : 's'} in a row at its defaults.`,
   );
-  const gateway = npm(['start', '--', '--fresh'], process.env, startLog);
-  let loadTest: ChildProcess | undefined;
+  const gateway = runScript('start', {}, ['--fresh'], { log: startLog });
+  let loadTest: RunningProcess | undefined;
   let interrupted = false;
-  // Ctrl-C reaches this process alone (the gateway and each load test have process groups of their own): stop them too.
+  // Ctrl-C reaches this process alone (the gateway and each load test have process groups of their
+  // own): it goes on to the running load test, and the gateway is stopped below.
   process.once('SIGINT', () => {
     interrupted = true;
-    if (loadTest?.pid !== undefined && loadTest.exitCode === null) process.kill(-loadTest.pid, 'SIGINT');
-    void stop(gateway).then(() => process.exit(130));
+    if (loadTest) void interrupt(loadTest);
   });
   const runs: Run[] = [];
   try {
-    const api = await readyApi(gateway, startLog);
+    const api = await readyApi(gateway, () => interrupted);
+    if (api === undefined) return 130;
     // `npm start` keeps the signing secret it generated in .env; the shell's value wins, as there.
     const env = { ...(existsSync('.env') ? (parseEnv(readFileSync('.env', 'utf8')) as NodeJS.ProcessEnv) : {}), ...process.env };
     say(`The gateway was ready at ${api} (its output: ${startLog}).`);
@@ -133,12 +128,10 @@ async function main(): Promise<number> {
       const load = loadavg()
         .map((n) => n.toFixed(2))
         .join(' ');
-      loadTest = npm(
-        ['run', '--silent', 'load-test', '--', '--url', api, '--report', join(OUT, `run-${run}.md`), '--json', json],
-        env,
-        join(OUT, `run-${run}.log`),
-      );
-      const exitCode = await exited(loadTest);
+      loadTest = runScript('load-test', env, ['--url', api, '--report', join(OUT, `run-${run}.md`), '--json', json], {
+        log: join(OUT, `run-${run}.log`),
+      });
+      const exitCode = await loadTest.exited;
       if (interrupted) break;
       const figures = existsSync(json) ? (JSON.parse(readFileSync(json, 'utf8')) as RunFigures) : undefined;
       runs.push({ run, load, exitCode, figures });
@@ -147,7 +140,11 @@ async function main(): Promise<number> {
       );
     }
   } finally {
-    await stop(gateway);
+    await interrupt(gateway); // `npm start` stops its processes in order
+  }
+  if (interrupted) {
+    console.log('Interrupted: the gateway is stopped, and no figures are printed.');
+    return 130;
   }
 
   say('');

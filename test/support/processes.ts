@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -18,14 +19,25 @@ export interface RunningProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs `npm run <script>` in its own process group, with the given environment on top of ours. */
-export function runScript(script: string, env: Record<string, string>, args: string[] = []): RunningProcess {
+/**
+ * Runs `npm run <script>` in its own process group, with the given environment on top of ours.
+ * With `log`, its output goes to that file instead of through this process (a benchmark's stack,
+ * whose output should cost the machine what a terminal's would), and `output()` reads the file.
+ */
+export function runScript(
+  script: string,
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  { log }: { log?: string } = {},
+): RunningProcess {
+  const fd = log === undefined ? undefined : openSync(log, 'w');
   const child = spawn('npm', ['run', '--silent', script, ...(args.length ? ['--', ...args] : [])], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: fd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd],
   });
+  if (fd !== undefined) closeSync(fd);
   let output = '';
   const keep = (chunk: Buffer) => {
     output += chunk.toString();
@@ -37,7 +49,7 @@ export function runScript(script: string, env: Record<string, string>, args: str
   return {
     child,
     exited,
-    output: () => output,
+    output: () => (log === undefined ? output : readFileSync(log, 'utf8').slice(-100_000)),
     async crash() {
       try {
         process.kill(-child.pid!, 'SIGKILL');
