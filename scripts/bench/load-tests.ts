@@ -71,20 +71,6 @@ async function readyApi(gateway: RunningProcess, stopped: () => boolean): Promis
   throw new Error(`npm start -- --fresh was not ready within ${START_TIMEOUT_MS / 1000} s; its output is in ${OUT}/gateway.log`);
 }
 
-/**
- * Ctrl-C as a terminal sends it: SIGINT to every process of the script's group (npm passes it on
- * as well, which `npm start` expects). SIGKILL to the group if it has not stopped in time.
- */
-async function interrupt(script: RunningProcess): Promise<void> {
-  try {
-    process.kill(-script.child.pid!, 'SIGINT');
-  } catch {
-    return; // already gone
-  }
-  const stopped = await Promise.race([script.exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
-  if (!stopped) await script.crash();
-}
-
 function row(r: Run): string {
   const f = r.figures;
   if (!f) return `| ${r.run} | ${r.load} | - | - | - | - | no figures (exit ${r.exitCode}) |`;
@@ -114,7 +100,7 @@ async function main(): Promise<number> {
   // own): it goes on to the running load test, and the gateway is stopped below.
   process.once('SIGINT', () => {
     interrupted = true;
-    if (loadTest) void interrupt(loadTest);
+    void loadTest?.interrupt(STOP_TIMEOUT_MS);
   });
   const runs: Run[] = [];
   try {
@@ -140,7 +126,7 @@ async function main(): Promise<number> {
       );
     }
   } finally {
-    await interrupt(gateway); // `npm start` stops its processes in order
+    await gateway.interrupt(STOP_TIMEOUT_MS); // `npm start` stops its processes in order
   }
   if (interrupted) {
     console.log('Interrupted: the gateway is stopped, and no figures are printed.');

@@ -14,6 +14,11 @@ export interface RunningProcess {
    * waits for the exit, and kills the whole process group if it does not come in time.
    */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  /**
+   * Ctrl-C as a terminal sends it: SIGINT to every process of the script's group (npm passes it on
+   * as well, which `npm start` expects), then SIGKILL to the group if it has not stopped in time.
+   */
+  interrupt(timeoutMs?: number): Promise<void>;
   /** SIGKILLs every process of the script at once, as a crash or an OOM kill would. */
   crash(): Promise<void>;
   exited: Promise<number | null>;
@@ -50,6 +55,14 @@ export function runScript(
     child,
     exited,
     output: () => (log === undefined ? output : readFileSync(log, 'utf8').slice(-100_000)),
+    async interrupt(timeoutMs = 15_000) {
+      try {
+        process.kill(-child.pid!, 'SIGINT');
+      } catch {
+        return; // already gone
+      }
+      if ((await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout' as const)])) === 'timeout') await this.crash();
+    },
     async crash() {
       try {
         process.kill(-child.pid!, 'SIGKILL');
